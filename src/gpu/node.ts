@@ -1,0 +1,26 @@
+/**
+ * WebGPU in Node through Dawn (the `webgpu` package). Not imported by browser code.
+ */
+import { existsSync } from 'node:fs';
+
+const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+let cached: GPU | null = null;
+
+/**
+ * The `GPU` entry point of Dawn for Node. Where no Vulkan driver is chosen and Mesa's lavapipe is installed
+ * (scripts/install-system-deps.sh), it is selected, so a machine without a GPU still runs WGSL for real.
+ */
+export async function nodeGpu(): Promise<GPU> {
+  if (cached) return cached;
+  if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(LAVAPIPE_ICD)) {
+    process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
+  }
+  const mod = (await import('webgpu')) as unknown as {
+    create: (flags: string[]) => GPU;
+    globals: Record<string, unknown>;
+  };
+  Object.assign(globalThis, mod.globals);
+  cached = mod.create([]);
+  return cached;
+}

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GpuContext, KernelInputError, LimitExceededError } from '../../src/gpu';
+import { linear } from '../../src/kernels/linear';
+import { assertClose, TOL } from '../reference/compare';
+import { linearRef } from '../reference/linear';
+import { Rng, roundF16 } from '../reference/random';
+import { testContext } from '../setup/gpu';
+
+// Awkward shapes: 1 and 3 rows (decode entry point), 9 and 257 rows (tiled), odd feature counts.
+const SHAPES: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [1, 3, 257],
+  [3, 257, 33],
+  [8, 64, 100],
+  [9, 17, 5],
+  [257, 130, 70],
+];
+
+for (const mode of ['f16 native', 'f16 packed'] as const) {
+  describe(`linear (${mode})`, () => {
+    let ctx: GpuContext;
+    beforeAll(async () => {
+      ctx = await testContext(mode === 'f16 packed' ? { disableFeatures: ['shader-f16'] } : {});
+    });
+    afterAll(() => ctx.dispose());
+
+    for (const wdtype of ['f32', 'f16'] as const) {
+      for (const [M, N, K] of SHAPES) {
+        for (const relu of [false, true]) {
+          it(`${wdtype} weights, [${M}x${K}]·[${N}x${K}]ᵀ, relu=${relu}`, async () => {
+            const rng = new Rng();
+            const x = rng.array(M * K);
+            let w = rng.array(N * K);
+            let b = rng.array(N);
+            if (wdtype === 'f16') {
+              w = roundF16(w);
+              b = roundF16(b);
+            }
+            const rec = ctx.recorder();
+            const xt = ctx.upload(x, [M, K]);
+            const wt = ctx.createWeight(w, [N, K], wdtype);
+            const bt = ctx.createWeight(b, [N], wdtype);
+            const y = linear(rec, xt, wt, bt, { relu });
+            rec.submit();
+            const got = await ctx.read(y);
+            assertClose(got, linearRef(x, w, b, M, N, K, relu), TOL[wdtype], `seed ${rng.seed}`);
+            for (const t of [xt, wt, bt, y]) t.dispose();
+          });
+        }
+      }
+    }
+
+    it('stacked weights select one matrix by index, without bias', async () => {
+      const rng = new Rng();
+      const [E, M, N, K] = [3, 5, 7, 11];
+      const x = rng.array(M * K);
+      const w = rng.array(E * N * K);
+      const xt = ctx.upload(x, [M, K]);
+      const wt = ctx.createWeight(w, [E, N, K], 'f32');
+      for (let e = 0; e < E; e++) {
+        const rec = ctx.recorder();
+        const y = linear(rec, xt, wt, null, { index: e });
+        rec.submit();
+        assertClose(await ctx.read(y), linearRef(x, w.subarray(e * N * K), null, M, N, K), TOL.f32, `expert ${e}`);
+        y.dispose();
+      }
+    });
+  });
+}
+
+describe('linear input validation', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await testContext();
+  });
+  afterAll(() => ctx.dispose());
+
+  it('rejects bad inputs with a typed error before dispatching', () => {
+    const rec = ctx.recorder();
+    const x = ctx.upload(new Float32Array(6), [2, 3]);
+    const w = ctx.createWeight(new Float32Array(8), [2, 4], 'f32');
+    const w3 = ctx.createWeight(new Float32Array(12), [2, 2, 3], 'f32');
+    const wi = ctx.createWeight(new Uint32Array(6), [2, 3], 'u32');
+    expect(() => linear(rec, x, w, null)).toThrow(KernelInputError);
+    expect(() => linear(rec, x, wi, null)).toThrow(KernelInputError);
+    expect(() => linear(rec, x, w3, null)).toThrow(/index/);
+    expect(() => linear(rec, x, w3, null, { index: 2 })).toThrow(KernelInputError);
+    expect(() => linear(rec, x, w3, ctx.createWeight(new Float32Array(3), [3], 'f32'), { index: 0 })).toThrow(
+      /b must be/,
+    );
+    expect(rec.pendingDispatches).toBe(0);
+  });
+
+  it('rejects a tensor over the storage-binding limit', () => {
+    const max = ctx.limits.maxStorageBufferBindingSize;
+    const K = 1024;
+    const rows = Math.floor(max / (4 * K)) + 1;
+    const rec = ctx.recorder();
+    const x = ctx.empty([rows, K]);
+    const w = ctx.createWeight(new Float32Array(K), [1, K], 'f32');
+    expect(() => linear(rec, x, w, null)).toThrow(LimitExceededError);
+    expect(rec.pendingDispatches).toBe(0);
+    x.dispose();
+  });
+
+  it('compiles ahead and never on the hot path once prepared', async () => {
+    const { linearSources } = await import('../../src/kernels/linear');
+    await ctx.pipelines.prepareAll(linearSources(ctx, 'f16'));
+    const before = ctx.pipelines.syncCompiles;
+    const rec = ctx.recorder();
+    const x = ctx.upload(new Float32Array(4 * 6).fill(1), [4, 6]);
+    const w = ctx.createWeight(new Float32Array(6 * 5).fill(0.5), [5, 6], 'f16');
+    const y = linear(rec, x, w, null);
+    rec.submit();
+    expect(Array.from(await ctx.read(y))).toEqual(new Array(20).fill(3));
+    expect(ctx.pipelines.syncCompiles).toBe(before);
+  });
+});
