@@ -52,3 +52,19 @@ export function leadingRows(t: Tensor): number {
 export function ceilDiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
+
+/**
+ * A grid of at least `groups` workgroups within maxComputeWorkgroupsPerDimension: [groups, 1] when it fits, else
+ * [x, y] with x * y >= groups. The shader recovers the linear workgroup id as `wid.y * num_workgroups.x + wid.x` and
+ * returns when it is >= the count it needs; that id is uniform within a workgroup, so barriers after the return stay
+ * in uniform control flow.
+ */
+export function splitGrid(
+  ctx: GpuContext,
+  groups: number,
+  max = ctx.limits.maxComputeWorkgroupsPerDimension,
+): [number, number] {
+  if (groups <= max) return [groups, 1];
+  const y = ceilDiv(groups, max);
+  return [ceilDiv(groups, y), y];
+}
