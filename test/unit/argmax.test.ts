@@ -66,7 +66,6 @@ describe('argmax', () => {
   }
 
   it('ranks NaN below everything, -0 with +0, and breaks ties to the lower index', async () => {
-    const NaN = Number.NaN;
     const inf = Number.POSITIVE_INFINITY;
     const rows = [
       [NaN, 1, NaN, 1, 0],
@@ -155,7 +154,6 @@ describe('topk', () => {
   });
 
   it('orders NaN last, keeps -inf above it and breaks every tie to the lower index', async () => {
-    const NaN = Number.NaN;
     const inf = Number.POSITIVE_INFINITY;
     const rows = [
       [NaN, 1, NaN, 1, 0, -inf, 2, -inf],
