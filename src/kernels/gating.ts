@@ -7,7 +7,7 @@ import {
   type Tensor,
   UniformBuilder,
 } from '../gpu';
-import { ceilDiv, expectDType, expectLive, expectRank } from './common';
+import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
 /** Threads (token rows) per gating workgroup; matches `WG` in shaders/gating.wgsl. */
@@ -50,13 +50,6 @@ function checkK(kernel: string, k: number, E: number): void {
   if (k > E) throw new KernelInputError(kernel, `k = ${k} exceeds the number of experts ${E}`);
 }
 
-function rowGrid(ctx: GpuContext, N: number): { grid: [number, number]; rowsX: number } {
-  const groups = ceilDiv(N, GATE_WG);
-  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
-  const rowsX = Math.max(1, Math.min(groups, max));
-  return { grid: [rowsX, ceilDiv(groups, rowsX)], rowsX };
-}
-
 function record(
   rec: Recorder,
   src: KernelSource,
@@ -71,10 +64,10 @@ function record(
   const indices = ctx.empty([N, k], 'u32', `${label}.indices`);
   const weights = ctx.empty([N, k], 'f32', `${label}.weights`);
   const probs = ctx.empty([N, E], 'f32', `${label}.probs`);
-  const { grid, rowsX } = rowGrid(ctx, N);
-  const uniforms = new UniformBuilder().u32(N).u32(E).u32(k).u32(T).u32(rowsX).build();
+  const grid = splitGrid(ctx, ceilDiv(N, GATE_WG));
+  const uniforms = new UniformBuilder().u32(N).u32(E).u32(k).u32(T).u32(grid[0]).build();
   const [first, ...rest] = inputs as [Tensor, ...Tensor[]];
-  rec.dispatch(src, uniforms, [first, indices, weights, probs, ...rest], N === 0 ? [0] : grid);
+  rec.dispatch(src, uniforms, [first, indices, weights, probs, ...rest], grid);
   return { indices, weights, probs };
 }
 

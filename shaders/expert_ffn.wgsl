@@ -1,0 +1,145 @@
+// expert_ffn: one stage of the grouped expert FFN, every expert of a layer in one dispatch.
+//
+//   stage 1 (flags = gather | relu): y[s, :] = ReLU(x[token(order[s]), :] · wi_eᵀ + bi_e)   -> hidden [slots, F]
+//   stage 2 (flags = 0):             y[s, :] = hidden[s, :] · wo_eᵀ + bo_e                  -> out [slots, D]
+//
+// Slots are the dispatch plan's per-expert segments. Each workgroup owns one BM x 64 output tile of one expert:
+// wid.y is a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix sum of
+// ceil(count_e / BM)); the grid is an upper bound, so spare workgroups exit at once and empty experts cost nothing.
+// Stage 1 gathers its rows through `order` while loading the tile (no copy of x). The GEMM is linear.wgsl's `main`
+// with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles). Weights go through the weight
+// prelude (f32, packed f16 or native f16): `w` is [E, Nout, K] and `b` is [E, Nout], indexed by the expert's offset.
+
+struct Params {
+  rows: u32,    // slots (N * k): rows of y
+  Nout: u32,    // output features of this stage
+  K: u32,       // input features of this stage
+  k: u32,       // choices per token: assignment a belongs to token a / k
+  E: u32,       // experts
+  flags: u32,   // bit 0: gather rows of x through order (stage 1), bit 1: ReLU
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;                // [N, K] tokens (gather) or [rows, K] slots
+@group(0) @binding(2) var<storage, read> w: array<w_t>;                // [E, Nout, K]
+@group(0) @binding(3) var<storage, read> b: array<b_t>;                // [E, Nout]
+@group(0) @binding(4) var<storage, read> order: array<u32>;            // [rows] slot -> assignment
+@group(0) @binding(5) var<storage, read> offsets: array<u32>;          // [E + 1] segment starts
+@group(0) @binding(6) var<storage, read> tile_offsets: array<u32>;     // [E + 1] row-tile starts
+@group(0) @binding(7) var<storage, read_write> y: array<f32>;          // [rows, Nout]
+
+override TR: u32 = 4u;   // rows per thread; BM = 16 * TR
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+const NONE: u32 = 0xffffffffu;
+
+var<workgroup> xs: array<f32, 1024>;   // [BM, BK], BM <= 64
+var<workgroup> ws: array<f32, 1024>;   // [BN, BK]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let BM = 16u * TR;
+  let t = wid.y;
+  // Uniform across the workgroup (workgroup id and read-only storage), so the barriers below stay in uniform flow.
+  if (t >= tile_offsets[params.E]) {
+    return;
+  }
+  // The expert owning row tile t: the largest e with tile_offsets[e] <= t (skips empty experts).
+  var lo = 0u;
+  var hi = params.E - 1u;
+  while (lo < hi) {
+    let mid = (lo + hi + 1u) / 2u;
+    if (tile_offsets[mid] <= t) {
+      lo = mid;
+    } else {
+      hi = mid - 1u;
+    }
+  }
+  let e = lo;
+  let seg0 = offsets[e];
+  let seg_rows = offsets[e + 1u] - seg0;
+  let row0 = (t - tile_offsets[e]) * BM;
+  let col0 = wid.x * BN;
+  let N = params.Nout;
+  let K = params.K;
+  let gather = (params.flags & 1u) != 0u;
+  let w_base = e * N * K;
+
+  // Element offsets of the x rows this thread loads (row li/16 + 16q of the tile), resolved once.
+  var x_base: array<u32, 4>;
+  for (var q = 0u; q < TR; q++) {
+    let r = row0 + li / BK + 16u * q;
+    var base = NONE;
+    if (r < seg_rows) {
+      let s = seg0 + r;
+      var src = s;
+      if (gather) {
+        src = order[s] / params.k;
+      }
+      base = src * K;
+    }
+    x_base[q] = base;
+  }
+  let c = li % BK;
+
+  var acc: array<array<f32, 4>, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      acc[i][j] = 0.0;
+    }
+  }
+  for (var k0 = 0u; k0 < K; k0 += BK) {
+    let gk = k0 + c;
+    for (var q = 0u; q < TR; q++) {
+      var xv = 0.0;
+      if (x_base[q] != NONE && gk < K) {
+        xv = x[x_base[q] + gk];
+      }
+      xs[li + q * 256u] = xv;
+    }
+    for (var q = 0u; q < 4u; q++) {
+      let n = col0 + li / BK + 16u * q;
+      var wv = 0.0;
+      if (n < N && gk < K) {
+        wv = load_w(w_base + n * K + gk);
+      }
+      ws[li + q * 256u] = wv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      var xa: array<f32, 4>;
+      var wb: array<f32, 4>;
+      for (var i = 0u; i < TR; i++) {
+        xa[i] = xs[(lid.y + 16u * i) * BK + kk];
+      }
+      for (var j = 0u; j < 4u; j++) {
+        wb[j] = ws[(lid.x + 16u * j) * BK + kk];
+      }
+      for (var i = 0u; i < TR; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          acc[i][j] = fma(xa[i], wb[j], acc[i][j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  let relu = (params.flags & 2u) != 0u;
+  for (var i = 0u; i < TR; i++) {
+    let r = row0 + lid.y + 16u * i;
+    if (r < seg_rows) {
+      for (var j = 0u; j < 4u; j++) {
+        let col = col0 + lid.x + 16u * j;
+        if (col < N) {
+          var v = acc[i][j] + load_b(e * N + col);
+          if (relu) {
+            v = max(v, 0.0);
+          }
+          y[(seg0 + r) * N + col] = v;
+        }
+      }
+    }
+  }
+}
