@@ -31,6 +31,7 @@ export class Tensor {
   readonly dtype: DType;
   private owner: BufferOwner | null;
   private disposed = false;
+  private isView = false;
 
   constructor(buffer: GPUBuffer, shape: readonly number[], dtype: DType, owner: BufferOwner | null) {
     for (const d of shape) {
@@ -62,10 +63,24 @@ export class Tensor {
     return this.disposed;
   }
 
-  /** Returns the buffer to its owner (or destroys it). Idempotent. */
+  /**
+   * A view of the same buffer with another shape of the same element count. The view does not own the buffer:
+   * disposing it does nothing, and it must not be used after the tensor it came from is disposed.
+   */
+  reshape(shape: readonly number[]): Tensor {
+    if (numel(shape) !== this.size) {
+      throw new KernelInputError('tensor', `cannot reshape ${this.toString()} to [${shape.join(', ')}]`);
+    }
+    const view = new Tensor(this.buffer, shape, this.dtype, null);
+    view.isView = true;
+    return view;
+  }
+
+  /** Returns the buffer to its owner (or destroys it). Idempotent; a no-op on views. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.isView) return;
     if (this.owner) this.owner.releaseBuffer(this.buffer);
     else this.buffer.destroy();
     this.owner = null;

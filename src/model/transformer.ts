@@ -1,0 +1,304 @@
+// The encoder-decoder Transformer of training/taskmoe_train/model.py, on WebGPU kernels. Pre-LN blocks, tied
+// embeddings, sinusoidal positions; each FFN is dense, token-routed MoE, task-routed MoE, or an extracted task
+// sub-network (a dense FFN of width 2·d_ff with the same names as a dense FFN). Model code calls kernels only.
+import type { GpuContext, KernelSource, Recorder, Tensor } from '../gpu';
+import { add, addSources } from '../kernels/add';
+import { argmaxSources } from '../kernels/argmax';
+import { attention, attentionSources } from '../kernels/attention';
+import { combineSources, moeCombine } from '../kernels/combine';
+import { dispatchSources, moeDispatch } from '../kernels/dispatch';
+import { embedding, embeddingSources } from '../kernels/embedding';
+import { expertFfnSources, groupedExpertFfn } from '../kernels/expert-ffn';
+import { gateTask, gateTopK, gatingSources } from '../kernels/gating';
+import { gatherRows, KvCache, kvCacheSources } from '../kernels/kv-cache';
+import { layerNorm, layerNormSources } from '../kernels/layer-norm';
+import { linear, linearSources } from '../kernels/linear';
+import { softmaxSources } from '../kernels/softmax';
+import type { ModelConfig } from './config';
+
+/** Looks weights up by state_dict name (a task's own tensors first, then the shared trunk). */
+export interface Weights {
+  get(name: string): Tensor;
+  has(name: string): boolean;
+}
+
+/** How one layer's FFN is computed, decided by which tensors the model has. */
+export type FfnKind = 'dense' | 'moe-token' | 'moe-task';
+
+/** Gate outputs of one MoE layer in the last forward pass, kept for the activation view. */
+export interface GateTrace {
+  stack: 'encoder' | 'decoder';
+  layer: number;
+  kind: 'moe-token' | 'moe-task';
+  /** u32 [N, k] and f32 [N, k]; owned by the trace (disposed with it). */
+  indices: Tensor;
+  weights: Tensor;
+}
+
+/** Collects gate outputs when passed to a forward pass; `dispose()` frees them. */
+export class Trace {
+  readonly gates: GateTrace[] = [];
+  dispose(): void {
+    for (const g of this.gates) {
+      g.indices.dispose();
+      g.weights.dispose();
+    }
+    this.gates.length = 0;
+  }
+}
+
+/** Every pipeline a model with `dtype` weights can use, for compilation when it loads. */
+export function modelSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
+  return [
+    ...linearSources(ctx, dtype),
+    ...embeddingSources(ctx, dtype),
+    ...layerNormSources(ctx, dtype),
+    ...attentionSources(ctx),
+    ...kvCacheSources(ctx),
+    ...addSources(),
+    ...softmaxSources(),
+    ...argmaxSources(),
+    ...gatingSources(ctx, dtype),
+    ...dispatchSources(),
+    ...expertFfnSources(ctx, dtype),
+    ...combineSources(),
+  ];
+}
+
+/** A padded batch of source sentences on the GPU. */
+export interface SourceBatch {
+  /** u32 [B, S] token ids, padded with pad_id. */
+  ids: Tensor;
+  /** u32 [B] real lengths. */
+  lengths: Tensor;
+  /** u32 [B·S] task id of every token row (task routing). */
+  tokenTasks: Tensor;
+  /** Task id of each sentence. */
+  taskIds: readonly number[];
+  B: number;
+  S: number;
+}
+
+/** The decoder's per-batch state: self-attention caches and the cross-attention keys/values, computed once. */
+export class DecoderState {
+  readonly caches: KvCache[];
+  crossK: Tensor[];
+  crossV: Tensor[];
+  srcLengths: Tensor;
+  /** u32 [B] task id of every decoder row. */
+  rowTasks: Tensor;
+  batch: number;
+  step = 0;
+
+  constructor(
+    caches: KvCache[],
+    crossK: Tensor[],
+    crossV: Tensor[],
+    srcLengths: Tensor,
+    rowTasks: Tensor,
+    batch: number,
+  ) {
+    this.caches = caches;
+    this.crossK = crossK;
+    this.crossV = crossV;
+    this.srcLengths = srcLengths;
+    this.rowTasks = rowTasks;
+    this.batch = batch;
+  }
+
+  /**
+   * Keeps row index[i] of every cache as row i (beam search). Cross-attention tensors, source lengths and tasks are
+   * gathered too, so index may also expand sentences into beams.
+   */
+  reorder(rec: Recorder, index: Tensor): void {
+    for (const c of this.caches) c.reorder(rec, index);
+    const gather = (t: Tensor): Tensor => {
+      const g = gatherRows(rec, t, index);
+      t.dispose();
+      return g;
+    };
+    this.crossK = this.crossK.map(gather);
+    this.crossV = this.crossV.map(gather);
+    this.srcLengths = gather(this.srcLengths);
+    this.rowTasks = gather(this.rowTasks);
+    this.batch = index.shape[0] as number;
+  }
+
+  dispose(): void {
+    for (const c of this.caches) c.dispose();
+    for (const t of [...this.crossK, ...this.crossV, this.srcLengths, this.rowTasks]) t.dispose();
+  }
+}
+
+/** The Transformer's forward computations, recorded into a Recorder. Stateless apart from its config. */
+export class TransformerModel {
+  readonly cfg: ModelConfig;
+
+  constructor(cfg: ModelConfig) {
+    this.cfg = cfg;
+  }
+
+  /** The FFN form of layer `i` of `stack` in `w`. */
+  ffnKind(w: Weights, stack: 'encoder' | 'decoder', i: number): FfnKind {
+    const p = `${stack}.layers.${i}`;
+    if (w.has(`${p}.ffn.wi.weight`)) return 'dense';
+    if (w.has(`${p}.moe.gate.weight`)) return 'moe-token';
+    if (w.has(`${p}.moe.gate.table`)) return 'moe-task';
+    // get() throws the typed "missing tensor" error.
+    w.get(`${p}.ffn.wi.weight`);
+    return 'dense';
+  }
+
+  private ln(rec: Recorder, w: Weights, name: string, x: Tensor): Tensor {
+    return layerNorm(rec, x, w.get(`${name}.weight`), w.get(`${name}.bias`), this.cfg.lnEps);
+  }
+
+  private lin(rec: Recorder, w: Weights, name: string, x: Tensor, relu = false): Tensor {
+    return linear(rec, x, w.get(`${name}.weight`), w.get(`${name}.bias`), { relu });
+  }
+
+  /** x += Attn(LN(x), kv) for self-attention (kv = null: LN(x) itself) of an encoder layer. */
+  private selfAttentionEncoder(rec: Recorder, w: Weights, p: string, x: Tensor, lengths: Tensor): void {
+    const h = this.ln(rec, w, `${p}.self_attn_norm`, x); // [B, S, D]
+    const q = this.lin(rec, w, `${p}.self_attn.q`, h);
+    const k = this.lin(rec, w, `${p}.self_attn.k`, h);
+    const v = this.lin(rec, w, `${p}.self_attn.v`, h);
+    const a = attention(rec, q, k, v, { heads: this.cfg.nHeads, keyLengths: lengths }); // [B, S, D]
+    const o = this.lin(rec, w, `${p}.self_attn.o`, a);
+    add(rec, x, o, { out: x });
+    for (const t of [h, q, k, v, a, o]) t.dispose();
+  }
+
+  /** x += FFN(LN(x)) in whichever form the layer has. x is [rows, D] viewed flat. */
+  private ffnBlock(
+    rec: Recorder,
+    w: Weights,
+    stack: 'encoder' | 'decoder',
+    i: number,
+    x: Tensor,
+    rowTasks: Tensor,
+    trace?: Trace,
+  ): void {
+    const p = `${stack}.layers.${i}`;
+    const D = this.cfg.dModel;
+    const rows = x.size / D;
+    const flat = x.reshape([rows, D]);
+    const h = this.ln(rec, w, `${p}.ffn_norm`, flat); // [rows, D]
+    const kind = this.ffnKind(w, stack, i);
+    if (kind === 'dense') {
+      const hid = this.lin(rec, w, `${p}.ffn.wi`, h, true); // [rows, F or 2F]
+      const o = this.lin(rec, w, `${p}.ffn.wo`, hid); // [rows, D]
+      add(rec, flat, o, { out: flat });
+      for (const t of [hid, o]) t.dispose();
+    } else {
+      const k = this.cfg.topK as 1 | 2;
+      let gate: { indices: Tensor; weights: Tensor; probs: Tensor };
+      if (kind === 'moe-token') {
+        const logits = linear(rec, h, w.get(`${p}.moe.gate.weight`), null); // [rows, E]
+        gate = gateTopK(rec, logits, k);
+        logits.dispose();
+      } else {
+        gate = gateTask(rec, w.get(`${p}.moe.gate.table`), rowTasks, k);
+      }
+      const plan = moeDispatch(rec, gate.indices, this.cfg.nExperts);
+      const out = groupedExpertFfn(
+        rec,
+        h,
+        plan,
+        w.get(`${p}.moe.wi`),
+        w.get(`${p}.moe.bi`),
+        w.get(`${p}.moe.wo`),
+        w.get(`${p}.moe.bo`),
+      ); // [rows·k, D] by slot
+      moeCombine(rec, out, plan, gate.weights, { residual: flat, out: flat });
+      out.dispose();
+      plan.dispose();
+      gate.probs.dispose();
+      if (trace) trace.gates.push({ stack, layer: i, kind, indices: gate.indices, weights: gate.weights });
+      else {
+        gate.indices.dispose();
+        gate.weights.dispose();
+      }
+    }
+    h.dispose();
+  }
+
+  /** Encoder: source batch -> f32 [B, S, D] after the final layer norm. */
+  encode(rec: Recorder, w: Weights, src: SourceBatch, trace?: Trace): Tensor {
+    const cfg = this.cfg;
+    const x = embedding(rec, src.ids, w.get('embed.weight'), { scale: Math.sqrt(cfg.dModel) }); // [B, S, D]
+    for (let i = 0; i < cfg.encLayers; i++) {
+      const p = `encoder.layers.${i}`;
+      this.selfAttentionEncoder(rec, w, p, x, src.lengths);
+      this.ffnBlock(rec, w, 'encoder', i, x, src.tokenTasks, trace);
+    }
+    const out = this.ln(rec, w, 'encoder.norm', x);
+    x.dispose();
+    return out;
+  }
+
+  /** Decoder state for `enc` [B, S, D]: empty self-attention caches and each layer's cross-attention keys/values. */
+  startDecoder(
+    rec: Recorder,
+    w: Weights,
+    enc: Tensor,
+    srcLengths: Tensor,
+    rowTasks: Tensor,
+    maxSteps: number,
+  ): DecoderState {
+    const cfg = this.cfg;
+    const B = enc.shape[0] as number;
+    const caches: KvCache[] = [];
+    const crossK: Tensor[] = [];
+    const crossV: Tensor[] = [];
+    for (let i = 0; i < cfg.decLayers; i++) {
+      const p = `decoder.layers.${i}.cross_attn`;
+      caches.push(new KvCache(rec.ctx, B, maxSteps, cfg.dModel));
+      crossK.push(this.lin(rec, w, `${p}.k`, enc));
+      crossV.push(this.lin(rec, w, `${p}.v`, enc));
+    }
+    return new DecoderState(caches, crossK, crossV, srcLengths, rowTasks, B);
+  }
+
+  /** One decoding step: tokens u32 [B] at position state.step -> logits f32 [B, V]. Advances state.step. */
+  decodeStep(rec: Recorder, w: Weights, state: DecoderState, tokens: Tensor, trace?: Trace): Tensor {
+    const cfg = this.cfg;
+    const B = state.batch;
+    const t = state.step;
+    const x = embedding(rec, tokens.reshape([B, 1]), w.get('embed.weight'), {
+      scale: Math.sqrt(cfg.dModel),
+      posOffset: t,
+    }); // [B, 1, D]
+    for (let i = 0; i < cfg.decLayers; i++) {
+      const p = `decoder.layers.${i}`;
+      const cache = state.caches[i] as KvCache;
+      // Self-attention over the cache (every cached position is in the past).
+      let h = this.ln(rec, w, `${p}.self_attn_norm`, x);
+      const q = this.lin(rec, w, `${p}.self_attn.q`, h);
+      const k = this.lin(rec, w, `${p}.self_attn.k`, h);
+      const v = this.lin(rec, w, `${p}.self_attn.v`, h);
+      cache.append(rec, k, v);
+      let a = attention(rec, q, cache.k, cache.v, { heads: cfg.nHeads, kvLength: cache.length });
+      let o = this.lin(rec, w, `${p}.self_attn.o`, a);
+      add(rec, x, o, { out: x });
+      for (const z of [h, q, k, v, a, o]) z.dispose();
+      // Cross-attention over the encoder states.
+      h = this.ln(rec, w, `${p}.cross_attn_norm`, x);
+      const cq = this.lin(rec, w, `${p}.cross_attn.q`, h);
+      a = attention(rec, cq, state.crossK[i] as Tensor, state.crossV[i] as Tensor, {
+        heads: cfg.nHeads,
+        keyLengths: state.srcLengths,
+      });
+      o = this.lin(rec, w, `${p}.cross_attn.o`, a);
+      add(rec, x, o, { out: x });
+      for (const z of [h, cq, a, o]) z.dispose();
+      this.ffnBlock(rec, w, 'decoder', i, x, state.rowTasks, trace);
+    }
+    const h = this.ln(rec, w, 'decoder.norm', x); // [B, 1, D]
+    const logits = linear(rec, h.reshape([B, cfg.dModel]), w.get('embed.weight'), null); // [B, V] (tied)
+    x.dispose();
+    h.dispose();
+    state.step++;
+    return logits;
+  }
+}
