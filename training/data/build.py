@@ -28,7 +28,24 @@ from pathlib import Path
 LANGS = ["de", "fr", "es", "it", "pt-br", "cs", "ru", "zh-cn"]
 HELP_DIR = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt-br": "pt-BR", "cs": "cs", "ru": "ru", "zh-cn": "zh-CN"}
 GETTEXT_DIR = {"de": "de", "fr": "fr", "es": "es", "it": "it", "pt-br": "pt_BR", "cs": "cs", "ru": "ru", "zh-cn": "zh_CN"}
-WESNOTH_CAMPAIGNS = ["did", "dm", "dw", "ei", "httt", "l", "low", "nr", "sof", "sota", "sotbe", "thot", "trow", "tsg", "ttb", "utbs"]
+WESNOTH_CAMPAIGNS = [
+    "did",
+    "dm",
+    "dw",
+    "ei",
+    "httt",
+    "l",
+    "low",
+    "nr",
+    "sof",
+    "sota",
+    "sotbe",
+    "thot",
+    "trow",
+    "tsg",
+    "ttb",
+    "utbs",
+]
 HELDOUT_DOMAIN = "wesnoth-httt"
 
 # Split of LibreOffice help pages by md5(page path) % 100.

@@ -1,0 +1,1 @@
+"""taskmoe training package: tokenizer, model, training loop, export."""

@@ -1,0 +1,135 @@
+"""Smoke test of the whole pipeline on the committed fixture corpus (no download).
+
+tokenizer -> tiny model for all four routing variants -> a few steps -> resume equals continuous ->
+export (f16 safetensors + goldens) -> reload and reproduce the goldens -> evaluation; plus the
+task-routed extraction identity and the top-2 tie rule.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from training.eval.evaluate import evaluate_baselines, evaluate_variant, render_table
+from training.taskmoe_train import export as ex
+from training.taskmoe_train.model import ModelConfig, MoE, fold_task_experts, param_counts, top2
+from training.taskmoe_train.tokenizer import Tokenizer, train_spm
+from training.taskmoe_train.train import parser, train
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+VARIANTS = [("token", "token"), ("task", "task"), ("token", "task"), ("dense", "dense")]
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="module")
+def spm_model(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("spm")
+    return train_spm(FIXTURES, d / "spm", vocab_size=1000, per_lang=1000, hard_vocab_limit=False)
+
+
+def run_args(spm: Path, run: Path, enc: str, dec: str, steps: int, extra=()) -> list[str]:
+    return [
+        "--config", "tiny", "--enc-routing", enc, "--dec-routing", dec, "--data", str(FIXTURES), "--spm", str(spm),
+        "--run", str(run), "--cache", "", "--max-steps", str(steps), "--max-tokens", "400", "--warmup", "4",
+        "--log-every", "2", "--ckpt-minutes", "0", *extra,
+    ]  # fmt: skip
+
+
+def test_tokenizer_ids(spm_model):
+    tok = Tokenizer(spm_model)
+    assert list(tok.lang_tag_ids.values()) == list(range(4, 12))
+    ids = tok.source_ids("Save the document.", "es")
+    assert ids[0] == 6 and ids[-1] == 3
+
+
+def test_top2_ties_to_lower_index():
+    probs = torch.tensor([[0.25, 0.25, 0.25, 0.25], [0.1, 0.4, 0.1, 0.4]])
+    e1, e2, g1, g2 = top2(probs)
+    assert e1.tolist() == [0, 1] and e2.tolist() == [1, 3]
+    assert torch.allclose(g1, torch.tensor([0.5, 0.5])) and torch.allclose(g2, torch.tensor([0.5, 0.5]))
+
+
+def test_task_extraction_identity():
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=50, d_model=16, n_heads=2, d_ff=32, enc_layers=2, dec_layers=2, n_experts=4)
+    moe = MoE(cfg, "task").eval()
+    with torch.no_grad():
+        moe.bi.normal_()
+        moe.bo.normal_()
+    x = torch.randn(10, 16)
+    for task in range(cfg.n_tasks):
+        y, _ = moe(x, torch.full((10,), task))
+        wi, bi, wo, bo = fold_task_experts(moe, task)
+        assert wi.shape == (64, 16) and wo.shape == (16, 64)
+        dense = torch.relu(x @ wi.t() + bi) @ wo.t() + bo
+        assert torch.allclose(y, dense, atol=1e-5), (y - dense).abs().max()
+
+
+@pytest.mark.parametrize("enc,dec", VARIANTS)
+def test_variant_train_export_goldens(spm_model, tmp_path, enc, dec):
+    run = tmp_path / "run"
+    out = train(parser().parse_args(run_args(spm_model, run, enc, dec, 4)))
+    assert out["state"]["step"] == 4 and (run / "ckpt.pt").exists() and (run / "DONE").exists()
+    model, state = ex.load_checkpoint(run)
+    counts = param_counts(model)
+    if enc == dec == "dense":
+        assert counts["total"] == counts["active_per_token"] == counts["extracted_per_task"]
+    else:
+        assert counts["active_per_token"] < counts["total"]
+    if dec == "task":
+        assert counts["extracted_per_task"] < counts["total"]
+    d = tmp_path / "export"
+    conf = ex.export(model, Tokenizer(spm_model), d, f"{enc}_{dec}", FIXTURES, {"steps": state["step"]})
+    # tensor index matches the shards, everything f16
+    seen = {}
+    for shard in conf["shards"]:
+        assert (d / shard).stat().st_size < 50 * 1024 * 1024
+        for k, v in load_file(str(d / shard)).items():
+            assert v.dtype == torch.float16
+            seen[k] = list(v.shape)
+    assert seen == {k: v["shape"] for k, v in conf["tensors"].items()}
+    if enc != "dense":
+        assert "encoder.layers.1.moe.wi" in seen and "encoder.layers.0.ffn.wi.weight" in seen
+    if dec == "task":
+        assert seen["decoder.layers.1.moe.gate.table"] == [8, 4]
+    if enc == "token":
+        assert seen["encoder.layers.1.moe.gate.weight"] == [4, 32]
+    # goldens reproduce from the reloaded f16 weights
+    m2, tok2, _ = ex.load_export(d)
+    meta = json.loads((d / "goldens.json").read_text())
+    arrays = load_file(str(d / "goldens.safetensors"))
+    assert len(meta["cases"]) == 6
+    meta2, arrays2 = ex.make_goldens(m2, tok2, ex.golden_inputs(FIXTURES))
+    for c, c2 in zip(meta["cases"], meta2["cases"]):
+        assert c["src_ids"] == c2["src_ids"] and c["greedy_ids"] == c2["greedy_ids"]
+    for k, v in arrays.items():
+        assert torch.allclose(v, arrays2[k], atol=1e-5), k
+    assert (d / "goldens.safetensors").stat().st_size + (d / "goldens.json").stat().st_size < 2 * 1024 * 1024
+
+
+def test_resume_equals_continuous(spm_model, tmp_path):
+    extra = ["--override", '{"dropout": 0.1}', "--ckpt-every", "2"]
+    a = train(parser().parse_args(run_args(spm_model, tmp_path / "a", "token", "task", 6, extra)))
+    train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 3, extra)))
+    b = train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 6, extra)))
+    assert a["state"]["tokens"] == b["state"]["tokens"]
+    sa, sb = a["model"].state_dict(), b["model"].state_dict()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+def test_evaluate_on_fixtures(spm_model, tmp_path):
+    run = tmp_path / "run"
+    train(parser().parse_args(run_args(spm_model, run, "task", "task", 2)))
+    model, state = ex.load_checkpoint(run)
+    ex.export(model, Tokenizer(spm_model), tmp_path / "m", "task_task", None, {"steps": 2})
+    r = evaluate_variant(tmp_path / "m", FIXTURES, 3, [1, 2], ["dev"])
+    assert set(r["scores"]) == {"de", "es", "zh-cn"} and "beam2" in r["scores"]["es"]["dev"]
+    b = evaluate_baselines(FIXTURES, 3, ["dev"])
+    assert b["copy"]["de"]["dev"]["n"] == 3
+    assert "task_task greedy" in render_table({"variants": {"task_task": r}, "baselines": b})
