@@ -158,6 +158,8 @@ export function parseSafetensors(bytes: Uint8Array, opts: ParseSafetensorsOption
 
   for (const [name, entry] of Object.entries(root)) {
     if (name === '__metadata__') {
+      // The reference implementation reads __metadata__ as an optional map, so null means "none".
+      if (entry === null) continue;
       if (!isPlainObject(entry)) fail('__metadata__ is not a JSON object');
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`__metadata__["${k}"] is not a string`);

@@ -11,7 +11,8 @@ import type { NormalizerSpec } from './model-proto';
 
 /** U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's visible space, in UTF-8. */
 export const SPACE_SYMBOL = new Uint8Array([0xe2, 0x96, 0x81]);
-const REPLACEMENT_CHAR = new Uint8Array([0xef, 0xbf, 0xbd]);
+/** U+FFFD REPLACEMENT CHARACTER in UTF-8: what an invalid byte normalizes or decodes to. */
+export const REPLACEMENT_CHAR = new Uint8Array([0xef, 0xbf, 0xbd]);
 
 /** Bytes of the UTF-8 sequence a lead byte announces (1 for continuation and invalid bytes), like OneCharLen. */
 export function oneCharLen(lead: number): number {

@@ -10,7 +10,7 @@
 
 import { TokenizerError } from './errors';
 import { type ModelPiece, type ModelProto, ModelType, PieceType, parseModelProto } from './model-proto';
-import { ByteSink, ByteTrie, Normalizer, SPACE_SYMBOL, validCharLen } from './normalizer';
+import { ByteSink, ByteTrie, Normalizer, oneCharLen, REPLACEMENT_CHAR, SPACE_SYMBOL, validCharLen } from './normalizer';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -199,7 +199,7 @@ export class SentencePieceTokenizer {
         continue;
       }
       let piece = p.piece;
-      if (isBosWs && (this.addDummyPrefix || this.removeExtraWhitespaces) && startsWithSpace(piece)) {
+      if (isBosWs && (this.addDummyPrefix || this.removeExtraWhitespaces) && startsWithSpaceAt(piece, 0)) {
         piece = piece.subarray(SPACE_SYMBOL.length);
         bosWsSeen = !this.removeExtraWhitespaces;
       }
@@ -287,7 +287,7 @@ export class SentencePieceTokenizer {
     let startsAt = 0;
     while (startsAt < size) {
       const tillHere = bestScore[startsAt]!;
-      const mblen = Math.min(oneCharLenAt(s[startsAt]!), size - startsAt);
+      const mblen = Math.min(oneCharLen(s[startsAt]!), size - startsAt);
       let hasSingleNode = false;
       let node = 0;
       for (let keyPos = startsAt; keyPos < size; ) {
@@ -336,7 +336,7 @@ export class SentencePieceTokenizer {
     for (let pos = 0; pos < b.length; ) {
       const n = validCharLen(b, pos, b.length);
       if (n === 0) {
-        text.push(REPLACEMENT);
+        text.push(REPLACEMENT_CHAR);
         pos += 1;
       } else {
         text.push(b, pos, pos + n);
@@ -346,14 +346,8 @@ export class SentencePieceTokenizer {
   }
 }
 
-const REPLACEMENT = new Uint8Array([0xef, 0xbf, 0xbd]);
-
-function oneCharLenAt(lead: number): number {
-  return lead < 0xc0 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-}
-
-function startsWithSpace(piece: Uint8Array): boolean {
-  return piece.length >= 3 && piece[0] === 0xe2 && piece[1] === 0x96 && piece[2] === 0x81;
+function startsWithSpaceAt(p: Uint8Array, i: number): boolean {
+  return p[i] === SPACE_SYMBOL[0] && p[i + 1] === SPACE_SYMBOL[1] && p[i + 2] === SPACE_SYMBOL[2];
 }
 
 /** Appends `piece` with every U+2581 replaced by a space. */
@@ -361,14 +355,10 @@ function appendUnescaped(piece: Uint8Array, text: ByteSink): void {
   for (let i = 0; i < piece.length; ) {
     if (startsWithSpaceAt(piece, i)) {
       text.pushByte(0x20);
-      i += 3;
+      i += SPACE_SYMBOL.length;
     } else {
       text.pushByte(piece[i]!);
       i++;
     }
   }
-}
-
-function startsWithSpaceAt(p: Uint8Array, i: number): boolean {
-  return p[i] === 0xe2 && p[i + 1] === 0x96 && p[i + 2] === 0x81;
 }

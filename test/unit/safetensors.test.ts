@@ -257,6 +257,10 @@ describe('safetensors: hostile input', () => {
     expect([...f.tensors.keys()]).toEqual(['e1', 'e2', 'a', 'b']);
   });
 
+  it('accepts __metadata__: null as no metadata', () => {
+    expect(parseSafetensors(rawFile('{"__metadata__": null}')).metadata).toEqual({});
+  });
+
   it('accepts a zero dimension next to a huge one', () => {
     const f = parseSafetensors(t('{"dtype":"F32","shape":[9007199254740991,0],"data_offsets":[0,0]}'));
     expect(f.f32('t').length).toBe(0);
