@@ -30,6 +30,9 @@ $SUDO apt-get install -y -q --no-install-recommends \
   python3-torch libopenblas0-pthread python3-numpy python3-sentencepiece sentencepiece \
   python3-pytest apertium apertium-eng-spa
 
+# training/.venv (training/setup.sh) is built on Debian's python3 with --system-site-packages.
+$SUDO apt-get install -y -q --no-install-recommends python3-venv
+
 # Prove the pieces are there.
 test -f /usr/share/vulkan/icd.d/lvp_icd.json
 test -x /usr/bin/chromium
