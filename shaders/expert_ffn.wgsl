@@ -7,7 +7,8 @@
 // wid.y is a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix sum of
 // ceil(count_e / BM)); the grid is an upper bound, so spare workgroups exit at once and empty experts cost nothing.
 // Stage 1 gathers its rows through `order` while loading the tile (no copy of x). The GEMM is linear.wgsl's `main`
-// with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles). Weights go through the weight
+// with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles); `main_rows` serves 8-row tiles
+// for decoding. Weights go through the weight
 // prelude (f32, packed f16 or native f16): `w` is [E, Nout, K] and `b` is [E, Nout], indexed by the expert's offset.
 
 struct Params {
@@ -38,16 +39,8 @@ const NONE: u32 = 0xffffffffu;
 var<workgroup> xs: array<f32, 1024>;   // [BM, BK], BM <= 64
 var<workgroup> ws: array<f32, 1024>;   // [BN, BK]
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
-        @builtin(local_invocation_index) li: u32) {
-  let BM = 16u * TR;
-  let t = wid.y;
-  // Uniform across the workgroup (workgroup id and read-only storage), so the barriers below stay in uniform flow.
-  if (t >= tile_offsets[params.E]) {
-    return;
-  }
-  // The expert owning row tile t: the largest e with tile_offsets[e] <= t (skips empty experts).
+// The expert owning global row tile t < tile_offsets[E]: the largest e with tile_offsets[e] <= t (skips empty experts).
+fn find_expert(t: u32) -> u32 {
   var lo = 0u;
   var hi = params.E - 1u;
   while (lo < hi) {
@@ -58,7 +51,27 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       hi = mid - 1u;
     }
   }
-  let e = lo;
+  return lo;
+}
+
+fn epilogue(v: f32, e: u32, col: u32) -> f32 {
+  let r = v + load_b(e * params.Nout + col);
+  if ((params.flags & 2u) != 0u) {
+    return max(r, 0.0);
+  }
+  return r;
+}
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let BM = 16u * TR;
+  let t = wid.y;
+  // Uniform across the workgroup (workgroup id and read-only storage), so the barriers below stay in uniform flow.
+  if (t >= tile_offsets[params.E]) {
+    return;
+  }
+  let e = find_expert(t);
   let seg0 = offsets[e];
   let seg_rows = offsets[e + 1u] - seg0;
   let row0 = (t - tile_offsets[e]) * BM;
@@ -126,20 +139,72 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
   }
-  let relu = (params.flags & 2u) != 0u;
   for (var i = 0u; i < TR; i++) {
     let r = row0 + lid.y + 16u * i;
     if (r < seg_rows) {
       for (var j = 0u; j < 4u; j++) {
         let col = col0 + lid.x + 16u * j;
         if (col < N) {
-          var v = acc[i][j] + load_b(e * N + col);
-          if (relu) {
-            v = max(v, 0.0);
-          }
-          y[(seg0 + r) * N + col] = v;
+          y[(seg0 + r) * N + col] = epilogue(acc[i][j], e, col);
         }
       }
+    }
+  }
+}
+
+// Segments of a few rows (decoding): 8-row tiles, 32 output columns per workgroup, 8 lanes per column striding over K
+// and reduced through workgroup memory (linear.wgsl's `main_rows`), so a one-row segment does not pay for 16 rows.
+const ROWS: u32 = 8u;
+const LANES: u32 = 8u;
+var<workgroup> partial: array<f32, 2048>;   // [256 threads, ROWS]
+
+@compute @workgroup_size(256)
+fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = wid.y;
+  if (t >= tile_offsets[params.E]) {
+    return;
+  }
+  let e = find_expert(t);
+  let seg0 = offsets[e];
+  let row0 = (t - tile_offsets[e]) * ROWS;
+  let rows = min(ROWS, offsets[e + 1u] - seg0 - row0);
+  let N = params.Nout;
+  let K = params.K;
+  let col = wid.x * 32u + li / LANES;
+  let lane = li % LANES;
+  var x_base: array<u32, 8>;
+  for (var r = 0u; r < rows; r++) {
+    let s = seg0 + row0 + r;
+    var src = s;
+    if ((params.flags & 1u) != 0u) {
+      src = order[s] / params.k;
+    }
+    x_base[r] = src * K;
+  }
+  var acc: array<f32, 8>;
+  for (var r = 0u; r < ROWS; r++) {
+    acc[r] = 0.0;
+  }
+  if (col < N) {
+    let w_base = (e * N + col) * K;
+    for (var kk = lane; kk < K; kk += LANES) {
+      let wv = load_w(w_base + kk);
+      for (var r = 0u; r < rows; r++) {
+        acc[r] = fma(x[x_base[r] + kk], wv, acc[r]);
+      }
+    }
+  }
+  for (var r = 0u; r < ROWS; r++) {
+    partial[li * ROWS + r] = acc[r];
+  }
+  workgroupBarrier();
+  if (lane == 0u && col < N) {
+    for (var r = 0u; r < rows; r++) {
+      var v = 0.0;
+      for (var l = 0u; l < LANES; l++) {
+        v += partial[(li + l) * ROWS + r];
+      }
+      y[(seg0 + row0 + r) * N + col] = epilogue(v, e, col);
     }
   }
 }

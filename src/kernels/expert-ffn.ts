@@ -11,21 +11,22 @@ import { ceilDiv, expectDType, expectLive, expectRank } from './common';
 import type { DispatchPlan } from './dispatch';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
-/** Row-tile heights the grouped FFN compiles (16 threads down times 1, 2 or 4 rows each). */
-export const EXPERT_TILE_ROWS = [16, 32, 64] as const;
+/**
+ * Row-tile heights the grouped FFN compiles: 16, 32, 64 (the register-tiled `main`, 16 threads down times 1, 2 or 4
+ * rows each) and 8 (`main_rows`, K split over lanes, for decoding's few rows per expert).
+ */
+export const EXPERT_TILE_ROWS = [8, 16, 32, 64] as const;
 export type ExpertTileRows = (typeof EXPERT_TILE_ROWS)[number];
 
-/** Output columns per workgroup; matches `BN` in shaders/expert_ffn.wgsl. */
+/** Output columns per workgroup of `main` (`BN` in shaders/expert_ffn.wgsl) and of `main_rows`. */
 const BN = 64;
+const BN_ROWS = 32;
 
 /** The pipeline source of the grouped expert FFN for a weight variant and row-tile height. */
 export function expertFfnSource(variant: WeightVariant, tileRows: ExpertTileRows): KernelSource {
-  return {
-    name: 'expert_ffn',
-    variant,
-    code: weightPrelude(variant, ['w', 'b']) + code,
-    constants: { TR: tileRows / 16 },
-  };
+  const shader = weightPrelude(variant, ['w', 'b']) + code;
+  if (tileRows === 8) return { name: 'expert_ffn', variant, entryPoint: 'main_rows', code: shader };
+  return { name: 'expert_ffn', variant, entryPoint: 'main', code: shader, constants: { TR: tileRows / 16 } };
 }
 
 /** Every grouped-FFN pipeline a model with `dtype` expert weights may use on `ctx` (every tile height). */
@@ -95,7 +96,12 @@ export function groupedExpertFfn(
   const out = ctx.empty([rows, D], 'f32', 'expert_ffn.out');
   const stage = (input: Tensor, w: Tensor, b: Tensor, y: Tensor, nOut: number, kIn: number, flags: number) => {
     const u = new UniformBuilder().u32(rows).u32(nOut).u32(kIn).u32(k).u32(E).u32(flags).build();
-    rec.dispatch(src, u, [input, w, b, plan.order, plan.offsets, plan.tileOffsets, y], [ceilDiv(nOut, BN), rowTiles]);
+    rec.dispatch(
+      src,
+      u,
+      [input, w, b, plan.order, plan.offsets, plan.tileOffsets, y],
+      [ceilDiv(nOut, tileRows === 8 ? BN_ROWS : BN), rowTiles],
+    );
   };
   stage(x, wi, bi, hidden, F, D, 1 | 2);
   stage(hidden, wo, bo, out, D, F, 0);

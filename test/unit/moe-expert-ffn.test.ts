@@ -33,12 +33,13 @@ function choices(rng: Rng, N: number, k: number, pool: number[]): Uint32Array {
 }
 
 // [N, E, D, F, k, tileRows]: awkward sizes, every tile height, segments shorter and longer than a tile.
-const CASES: Array<[number, number, number, number, 1 | 2, 16 | 32 | 64]> = [
-  [1, 1, 1, 1, 1, 16],
+const CASES: Array<[number, number, number, number, 1 | 2, 8 | 16 | 32 | 64]> = [
+  [1, 1, 1, 1, 1, 8],
   [3, 3, 7, 5, 2, 16],
   [257, 8, 33, 17, 2, 64],
   [257, 32, 19, 70, 1, 16],
   [130, 3, 65, 31, 2, 32],
+  [40, 5, 45, 37, 2, 8],
 ];
 
 for (const mode of ['f16 native', 'f16 packed'] as const) {
@@ -51,7 +52,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
 
     for (const wdtype of ['f32', 'f16'] as const) {
       for (const [N, E, D, F, k, tr] of CASES) {
-        // Every tile height with f32 weights; f16 weights only at 16 and 64 rows (each variant is a slow compile on
+        // Every tile height with f32 weights; f16 weights only at 8, 16 and 64 rows (each variant is a slow compile on
         // lavapipe, and the tile code does not depend on the weight type).
         const tileRows = wdtype === 'f16' && tr === 32 ? 64 : tr;
         it(`${wdtype} weights, N=${N} E=${E} D=${D} F=${F} k=${k}, ${tileRows}-row tiles`, async () => {
@@ -147,7 +148,7 @@ describe('dispatch -> groupedExpertFfn -> combine', () => {
     const rec = ctx.recorder();
     const it_ = ctx.upload(new Uint32Array(N * 2), [N, 2], 'u32');
     const plan = moeDispatch(rec, it_, E, { tileRows: 16 });
-    const plan8 = moeDispatch(rec, it_, E, { tileRows: 8 });
+    const plan12 = moeDispatch(rec, it_, E, { tileRows: 12 });
     rec.submit();
     const x = ctx.empty([N, D]);
     const wi = ctx.createWeight(new Float32Array(E * F * D), [E, F, D], 'f32');
@@ -156,13 +157,13 @@ describe('dispatch -> groupedExpertFfn -> combine', () => {
     const bo = ctx.createWeight(new Float32Array(E * D), [E, D], 'f32');
     const boH = ctx.createWeight(new Float32Array(E * D), [E, D], 'f16');
     expect(() => groupedExpertFfn(rec, ctx.empty([N + 1, D]), plan, wi, bi, wo, bo)).toThrow(KernelInputError);
-    expect(() => groupedExpertFfn(rec, x, plan8, wi, bi, wo, bo)).toThrow(/tileRows/);
+    expect(() => groupedExpertFfn(rec, x, plan12, wi, bi, wo, bo)).toThrow(/tileRows/);
     expect(() => groupedExpertFfn(rec, x, plan, wi, bi, wo, boH)).toThrow(KernelInputError);
     expect(() => groupedExpertFfn(rec, x, plan, wi, bi, wi, bo)).toThrow(/wo must be/);
     expect(() => groupedExpertFfn(rec, x, plan, wo, bi, wo, bo)).toThrow(KernelInputError);
     expect(() => groupedExpertFfn(rec, ctx.empty([N, D], 'u32'), plan, wi, bi, wo, bo)).toThrow(KernelInputError);
     expect(rec.pendingDispatches).toBe(0);
     plan.dispose();
-    plan8.dispose();
+    plan12.dispose();
   });
 });
