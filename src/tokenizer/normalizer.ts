@@ -131,7 +131,8 @@ export class ByteTrie {
 
 /**
  * The precompiled charsmap: `<u32 LE trie size><darts-clone double array><NUL-terminated replacement strings>`.
- * Lookup follows darts-clone's commonPrefixSearch; every index is bounds-checked, so a corrupt trie can only miss.
+ * Lookup follows darts-clone's commonPrefixSearch. Every index is bounds-checked: a corrupt trie either misses or
+ * throws TokenizerError when a match points outside the string table, where the C++ would read out of bounds.
  */
 class CharsMap {
   private readonly units: Uint32Array;
