@@ -1,0 +1,261 @@
+import code from '../../shaders/kv_cache.wgsl?raw';
+import {
+  type GpuContext,
+  KernelInputError,
+  type KernelSource,
+  type Recorder,
+  type Tensor,
+  UniformBuilder,
+} from '../gpu';
+import { ceilDiv, expectDType, expectLive, expectRank, placeholder } from './common';
+
+const WG = 256;
+/** Most workgroups along x: the shader's grid-stride loop covers longer rows. */
+const MAX_GRID_X = 4096;
+
+/** The pipeline source of kv_cache (a raw 32-bit word copy: one variant serves every dtype). */
+export function kvCacheSource(): KernelSource {
+  return { name: 'kv_cache', variant: 'u32', code };
+}
+
+/** Every kv_cache pipeline (for ahead-of-time compilation); `ctx` is taken for symmetry. */
+export function kvCacheSources(_ctx?: GpuContext): KernelSource[] {
+  return [kvCacheSource()];
+}
+
+interface RowCopy {
+  rows: number;
+  /** Words per row. */
+  width: number;
+  srcRows: number;
+  srcStride: number;
+  srcOffset: number;
+  dstStride: number;
+  dstOffset: number;
+}
+
+/** Records the strided row copy of kv_cache.wgsl (inputs already validated). */
+function rowCopy(rec: Recorder, src: Tensor, index: Tensor | null, dst: Tensor, c: RowCopy): void {
+  const uniforms = new UniformBuilder()
+    .u32(c.rows)
+    .u32(c.width)
+    .u32(c.srcRows)
+    .u32(c.srcStride)
+    .u32(c.srcOffset)
+    .u32(c.dstStride)
+    .u32(c.dstOffset)
+    .u32(index ? 1 : 0)
+    .build();
+  const gx = Math.min(ceilDiv(c.width, WG), MAX_GRID_X);
+  rec.dispatch(kvCacheSource(), uniforms, [src, index ?? placeholder(rec.ctx, 'u32'), dst], [gx, c.rows]);
+}
+
+/**
+ * Writes src f32 [B, Tnew, D] into rows offset .. offset+Tnew-1 of every batch row of cache f32 [B, Tmax, D].
+ * Throws {@link KernelInputError} (before dispatching) if the shapes disagree or offset + Tnew > Tmax.
+ */
+export function kvWrite(rec: Recorder, src: Tensor, cache: Tensor, offset: number): void {
+  const kernel = 'kv_cache';
+  expectLive(kernel, src, cache);
+  expectDType(kernel, 'src', src, 'f32');
+  expectDType(kernel, 'cache', cache, 'f32');
+  expectRank(kernel, 'src', src, 3);
+  expectRank(kernel, 'cache', cache, 3);
+  const [B, Tnew, D] = src.shape as [number, number, number];
+  const [Bc, Tmax, Dc] = cache.shape as [number, number, number];
+  if (Bc !== B || Dc !== D) {
+    throw new KernelInputError(kernel, `src ${src.toString()} does not match cache ${cache.toString()} in B or D`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new KernelInputError(kernel, `offset must be a non-negative integer, got ${offset}`);
+  }
+  if (offset + Tnew > Tmax) {
+    throw new KernelInputError(
+      kernel,
+      `writing ${Tnew} positions at offset ${offset} overflows the cache of ${Tmax} positions; allocate a longer cache`,
+    );
+  }
+  if (src.buffer === cache.buffer) throw new KernelInputError(kernel, 'src must not share the cache buffer');
+  rowCopy(rec, src, null, cache, {
+    rows: B,
+    width: Tnew * D,
+    srcRows: B,
+    srcStride: Tnew * D,
+    srcOffset: 0,
+    dstStride: Tmax * D,
+    dstOffset: offset * D,
+  });
+}
+
+/** Options of {@link gatherRows}. */
+export interface GatherRowsOptions {
+  /** Write into this tensor (same dtype as src, B2 rows of the same size) instead of a new one. */
+  out?: Tensor;
+}
+
+/** Words per row of `t` (all dimensions after the first), checking that f16 rows are whole words. */
+function rowWords(kernel: string, t: Tensor): number {
+  let n = 1;
+  for (let i = 1; i < t.shape.length; i++) n *= t.shape[i] as number;
+  if (t.dtype === 'f16') {
+    if (n % 2 !== 0) throw new KernelInputError(kernel, `f16 rows must have an even size, got ${t.toString()}`);
+    return n / 2;
+  }
+  return n;
+}
+
+/**
+ * out[i] = src[index[i]] for src [B, ...rest] and index u32 [B2]; returns [B2, ...rest] of src's dtype. An index >= B
+ * yields a row of zeros (never an out-of-bounds read). Used to reorder KV caches between beam-search steps.
+ */
+export function gatherRows(rec: Recorder, src: Tensor, index: Tensor, opts: GatherRowsOptions = {}): Tensor {
+  const kernel = 'gather_rows';
+  const { out } = opts;
+  expectLive(kernel, src, index, ...(out ? [out] : []));
+  if (src.shape.length < 1) throw new KernelInputError(kernel, `src must have rank >= 1, got ${src.toString()}`);
+  expectDType(kernel, 'index', index, 'u32');
+  expectRank(kernel, 'index', index, 1);
+  const B = src.shape[0] as number;
+  const B2 = index.shape[0] as number;
+  const width = rowWords(kernel, src);
+  const shape = [B2, ...src.shape.slice(1)];
+  if (out) {
+    if (out.dtype !== src.dtype) throw new KernelInputError(kernel, `out must be ${src.dtype}, got ${out.toString()}`);
+    if (out.shape.length !== shape.length || out.shape.some((d, i) => d !== shape[i])) {
+      throw new KernelInputError(kernel, `out must be [${shape.join(', ')}], got ${out.toString()}`);
+    }
+    if (out.buffer === src.buffer || out.buffer === index.buffer) {
+      throw new KernelInputError(kernel, 'out must not share a buffer with src or index (gather into a new tensor)');
+    }
+  }
+  const y = out ?? rec.ctx.empty(shape, src.dtype, 'gather_rows.out');
+  try {
+    rowCopy(rec, src, index, y, {
+      rows: B2,
+      width,
+      srcRows: B,
+      srcStride: width,
+      srcOffset: 0,
+      dstStride: width,
+      dstOffset: 0,
+    });
+  } catch (e) {
+    if (!out) y.dispose();
+    throw e;
+  }
+  return y;
+}
+
+/**
+ * A preallocated self-attention KV cache of one decoder layer: k and v f32 [batch, maxLen, dModel], of which positions
+ * 0 .. length-1 are filled. Feed `k`, `v` and `length` to `attention` as `kvLength` (with `qOffset` = the position of
+ * the first new query). Holds GPU memory: call `dispose()`.
+ */
+export class KvCache {
+  readonly ctx: GpuContext;
+  readonly maxLen: number;
+  readonly dModel: number;
+  /** Batch rows (beams × sentences); changes when `reorder` gathers a different number of rows. */
+  batch: number;
+  /** Keys, f32 [batch, maxLen, dModel]. Replaced (not rewritten) by `reorder`. */
+  k: Tensor;
+  /** Values, f32 [batch, maxLen, dModel]. Replaced (not rewritten) by `reorder`. */
+  v: Tensor;
+  /** Filled positions. */
+  length = 0;
+
+  constructor(ctx: GpuContext, batch: number, maxLen: number, dModel: number) {
+    for (const [name, n] of [
+      ['batch', batch],
+      ['maxLen', maxLen],
+      ['dModel', dModel],
+    ] as const) {
+      if (!Number.isInteger(n) || n < 1) {
+        throw new KernelInputError('kv_cache', `${name} must be a positive integer, got ${n}`);
+      }
+    }
+    this.ctx = ctx;
+    this.batch = batch;
+    this.maxLen = maxLen;
+    this.dModel = dModel;
+    this.k = ctx.empty([batch, maxLen, dModel], 'f32', 'kv_cache.k');
+    this.v = ctx.empty([batch, maxLen, dModel], 'f32', 'kv_cache.v');
+  }
+
+  /**
+   * Appends kNew and vNew f32 [batch, Tnew, dModel] at position `length`, then advances `length`. Both are checked
+   * before either is written.
+   */
+  append(rec: Recorder, kNew: Tensor, vNew: Tensor): void {
+    const kernel = 'kv_cache';
+    expectLive(kernel, kNew, vNew, this.k, this.v);
+    if (kNew.shape.length !== vNew.shape.length || kNew.shape.some((d, i) => d !== vNew.shape[i])) {
+      throw new KernelInputError(kernel, `kNew ${kNew.toString()} and vNew ${vNew.toString()} must have one shape`);
+    }
+    expectDType(kernel, 'vNew', vNew, 'f32');
+    expectRank(kernel, 'kNew', kNew, 3);
+    const tNew = kNew.shape[1] as number;
+    if (kNew.shape[0] !== this.batch || kNew.shape[2] !== this.dModel) {
+      throw new KernelInputError(kernel, `kNew ${kNew.toString()} must be [${this.batch}, Tnew, ${this.dModel}]`);
+    }
+    if (this.length + tNew > this.maxLen) {
+      throw new KernelInputError(
+        kernel,
+        `appending ${tNew} positions to ${this.length} overflows the cache of ${this.maxLen}; allocate a longer cache`,
+      );
+    }
+    kvWrite(rec, kNew, this.k, this.length);
+    kvWrite(rec, vNew, this.v, this.length);
+    this.length += tNew;
+  }
+
+  /**
+   * Replaces row i of k and v by the old row index[i] (index u32 [B2]; an index >= batch gives zeros), copying only
+   * the filled positions. `batch` becomes B2 (so one sentence can be expanded to its beams). The old tensors are
+   * disposed.
+   */
+  reorder(rec: Recorder, index: Tensor): void {
+    const kernel = 'kv_cache';
+    expectLive(kernel, index, this.k, this.v);
+    expectDType(kernel, 'index', index, 'u32');
+    expectRank(kernel, 'index', index, 1);
+    const b2 = index.shape[0] as number;
+    if (b2 < 1) throw new KernelInputError(kernel, `index must have at least one row, got ${index.toString()}`);
+    const stride = this.maxLen * this.dModel;
+    const k = this.ctx.empty([b2, this.maxLen, this.dModel], 'f32', 'kv_cache.k');
+    const v = this.ctx.empty([b2, this.maxLen, this.dModel], 'f32', 'kv_cache.v');
+    const copy: RowCopy = {
+      rows: b2,
+      width: this.length * this.dModel,
+      srcRows: this.batch,
+      srcStride: stride,
+      srcOffset: 0,
+      dstStride: stride,
+      dstOffset: 0,
+    };
+    try {
+      rowCopy(rec, this.k, index, k, copy);
+      rowCopy(rec, this.v, index, v, copy);
+    } catch (e) {
+      k.dispose();
+      v.dispose();
+      throw e;
+    }
+    this.k.dispose();
+    this.v.dispose();
+    this.k = k;
+    this.v = v;
+    this.batch = b2;
+  }
+
+  /** Forgets the filled positions (the memory is kept for the next sentence). */
+  reset(): void {
+    this.length = 0;
+  }
+
+  /** Returns k and v to the buffer pool. */
+  dispose(): void {
+    this.k.dispose();
+    this.v.dispose();
+  }
+}
