@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 BUDGET_STEPS="${BUDGET_STEPS:-2400}"
 LONG_STEPS="${LONG_STEPS:-12000}"
 PY=/usr/bin/python3
+# Shared 2-core machine: sleeping (not spinning) OpenMP threads waste far less CPU under contention.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 RUNS=training/work/runs
 mkdir -p "$RUNS"
 

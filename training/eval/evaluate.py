@@ -144,7 +144,8 @@ def render_table(results: dict) -> str:
                 e = b.get(lang, {}).get(split)
                 cells.append(f"{e['chrF2']:.1f} / {e['BLEU']:.1f}" if e else "-")
                 chrfs.append(e["chrF2"] if e else None)
-            lines.append(f"| {bname} | " + " | ".join(cells) + f" | {avg(chrfs) if bname == 'copy' else ''} |")
+            if any(c != "-" for c in cells):
+                lines.append(f"| {bname} | " + " | ".join(cells) + f" | {avg(chrfs) if bname == 'copy' else ''} |")
     lines.append("\n**Variants** (parameters; training budget)\n")
     lines += [
         "| variant | enc/dec routing | total params | active / token | extracted / task | steps | tokens seen | train min | complete |",
@@ -182,6 +183,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    a.models.mkdir(parents=True, exist_ok=True)
     path = a.models / "results.json"
     beams = [int(b) for b in a.beams.split(",")]
     sets = a.sets.split(",")
