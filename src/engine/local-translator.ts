@@ -1,0 +1,160 @@
+// The in-thread translation engine: tokenizes, splits, batches and decodes on one GpuContext.
+import type { GpuContext } from '../gpu';
+import { beamSearch, greedySearch } from '../model/search';
+import { type SourceBatch, Trace, type Weights } from '../model/transformer';
+import { type LoadedModel, loadModel } from '../runtime/load-model';
+import type { ModelFiles } from '../runtime/model-files';
+import { UnknownLanguageError } from './errors';
+import { segment } from './segment';
+
+/** Options of {@link LocalTranslator.translate}. */
+export interface TranslateOptions {
+  /** Target language code, one of `languages()`. */
+  to: string;
+  /** Beam width; 1 (default) is greedy decoding. */
+  beam?: number;
+  /** Sentences decoded together. Default 16. */
+  batchSize?: number;
+  /** Decoding steps at most; default min(max_len, 2 × source length + 10). */
+  maxSteps?: number;
+  signal?: AbortSignal;
+}
+
+/** Token ids of one translation, before detokenization. */
+export interface TranslationIds {
+  src: number[][];
+  out: number[][];
+}
+
+/** Translates with a model loaded on a GpuContext in this thread. */
+export class LocalTranslator {
+  readonly ctx: GpuContext;
+  readonly loaded: LoadedModel;
+  private lastTrace: Trace | null = null;
+
+  private constructor(ctx: GpuContext, loaded: LoadedModel) {
+    this.ctx = ctx;
+    this.loaded = loaded;
+  }
+
+  /** Loads a model folder (config.json, spm.model, shards) onto `ctx`. */
+  static async create(ctx: GpuContext, files: ModelFiles): Promise<LocalTranslator> {
+    return new LocalTranslator(ctx, await loadModel(ctx, files));
+  }
+
+  languages(): string[] {
+    return [...this.loaded.cfg.languages];
+  }
+
+  /** The weights a translation into `lang` uses. */
+  weightsFor(_lang: string): Weights {
+    return this.loaded.store;
+  }
+
+  /** Source ids of one sentence for target `lang`: [<2lang>] + pieces + [</s>]. */
+  sourceIds(text: string, lang: string): number[] {
+    const cfg = this.loaded.cfg;
+    return [cfg.langTagIds[lang] as number, ...this.loaded.tokenizer.encode(text), cfg.eosId];
+  }
+
+  private checkLanguage(lang: string): number {
+    const i = this.loaded.cfg.languages.indexOf(lang);
+    if (i < 0) throw new UnknownLanguageError(lang, this.loaded.cfg.languages);
+    return i;
+  }
+
+  /** Uploads a padded batch of source id lists (each already with tag and </s>) for task index `task`. */
+  makeBatch(src: number[][], task: number): SourceBatch {
+    const cfg = this.loaded.cfg;
+    const B = src.length;
+    const S = Math.max(1, ...src.map((s) => s.length));
+    const ids = new Uint32Array(B * S).fill(cfg.padId);
+    src.forEach((s, b) => {
+      ids.set(s, b * S);
+    });
+    return {
+      ids: this.ctx.upload(ids, [B, S], 'u32'),
+      lengths: this.ctx.upload(
+        Uint32Array.from(src, (s) => s.length),
+        [B],
+        'u32',
+      ),
+      tokenTasks: this.ctx.upload(new Uint32Array(B * S).fill(task), [B * S], 'u32'),
+      taskIds: new Array<number>(B).fill(task),
+      B,
+      S,
+    };
+  }
+
+  /** Translates source id lists (with tag and </s>) into target ids, in input order. */
+  async translateIds(src: number[][], opts: TranslateOptions): Promise<number[][]> {
+    const task = this.checkLanguage(opts.to);
+    const cfg = this.loaded.cfg;
+    const w = this.weightsFor(opts.to);
+    const batchSize = opts.batchSize ?? 16;
+    const order = src.map((_, i) => i).sort((a, b) => (src[a] as number[]).length - (src[b] as number[]).length);
+    const out: number[][] = new Array(src.length);
+    this.lastTrace?.dispose();
+    this.lastTrace = null;
+    for (let i = 0; i < order.length; i += batchSize) {
+      const idx = order.slice(i, i + batchSize);
+      const batchSrc = idx.map((j) => src[j] as number[]);
+      const batch = this.makeBatch(batchSrc, task);
+      const S = batch.S;
+      const maxSteps = opts.maxSteps ?? Math.min(cfg.maxLen, 2 * S + 10);
+      const trace = new Trace();
+      try {
+        const search = { maxSteps, trace, ...(opts.signal ? { signal: opts.signal } : {}) };
+        const res =
+          (opts.beam ?? 1) > 1
+            ? await beamSearch(this.ctx, this.loaded.model, w, batch, { ...search, beam: opts.beam as number })
+            : await greedySearch(this.ctx, this.loaded.model, w, batch, search);
+        idx.forEach((j, k) => {
+          out[j] = res[k] as number[];
+        });
+      } finally {
+        for (const t of [batch.ids, batch.lengths, batch.tokenTasks]) t.dispose();
+        this.lastTrace?.dispose();
+        this.lastTrace = trace;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Translates each text into `opts.to`, one output per input, in order. Empty texts give empty strings; texts longer
+   * than the model's maximum length are split at sentence boundaries (or hard-split) and translated in pieces.
+   */
+  async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    this.checkLanguage(opts.to);
+    const cfg = this.loaded.cfg;
+    const tok = this.loaded.tokenizer;
+    const maxTokens = cfg.maxLen - 2;
+    const pieces: number[][] = [];
+    const owner: number[] = [];
+    texts.forEach((text, i) => {
+      if (text.trim() === '') return;
+      for (const p of segment(text, (s) => tok.encode(s), maxTokens)) {
+        pieces.push([cfg.langTagIds[opts.to] as number, ...p, cfg.eosId]);
+        owner.push(i);
+      }
+    });
+    const outIds = pieces.length ? await this.translateIds(pieces, opts) : [];
+    const parts: string[][] = texts.map(() => []);
+    outIds.forEach((ids, k) => {
+      (parts[owner[k] as number] as string[]).push(tok.decode(ids));
+    });
+    const sep = opts.to.startsWith('zh') ? '' : ' ';
+    return parts.map((p) => p.join(sep));
+  }
+
+  /** Gate outputs of the last batch translated (for the activation view); owned by the translator. */
+  get trace(): Trace | null {
+    return this.lastTrace;
+  }
+
+  dispose(): void {
+    this.lastTrace?.dispose();
+    this.loaded.dispose();
+  }
+}

@@ -1,0 +1,37 @@
+import { TaskmoeError } from '../gpu/errors';
+
+/** A model file could not be read (missing, unreachable). */
+export class ModelNotFoundError extends TaskmoeError {
+  readonly path: string;
+  constructor(path: string, options?: { cause?: unknown }) {
+    super('model-not-found', `Cannot read model file "${path}". Check the model path or URL.`, options);
+    this.path = path;
+  }
+}
+
+/** Where a model's files come from: a folder on disk, a URL, a cache. Paths are relative to the model's root. */
+export interface ModelFiles {
+  /** A name for messages (the folder or base URL). */
+  readonly location: string;
+  read(path: string, opts?: { signal?: AbortSignal }): Promise<Uint8Array>;
+}
+
+/** Model files served over HTTP(S) below `baseUrl` (a manifest's folder). */
+export function fetchFiles(baseUrl: string, fetchImpl: typeof fetch = fetch): ModelFiles {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return {
+    location: base,
+    async read(path, opts) {
+      const url = new URL(path, new URL(base, globalThis.location?.href ?? 'http://localhost/')).toString();
+      let res: Response;
+      try {
+        res = await fetchImpl(url, opts?.signal ? { signal: opts.signal } : {});
+      } catch (cause) {
+        if (opts?.signal?.aborted) throw cause;
+        throw new ModelNotFoundError(url, { cause });
+      }
+      if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
+  };
+}
