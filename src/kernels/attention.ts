@@ -18,6 +18,7 @@ const QUERY_TILE = 16;
 /** Output columns of a head per workgroup; wider heads take several column chunks (grid y). */
 const HEAD_CHUNK = 64;
 
+/** Entry points of attention.wgsl: `main` tiles 16 queries per workgroup, `main_decode` serves one query each. */
 export type AttentionEntry = 'main' | 'main_decode';
 
 /** The pipeline source of attention for an entry point (activations are always f32: there is one variant). */

@@ -152,8 +152,11 @@ export function gatherRows(rec: Recorder, src: Tensor, index: Tensor, opts: Gath
  * the first new query). Holds GPU memory: call `dispose()`.
  */
 export class KvCache {
+  /** The context whose pool holds k and v. */
   readonly ctx: GpuContext;
+  /** Positions the cache can hold. */
   readonly maxLen: number;
+  /** Width of a position (H·dh). */
   readonly dModel: number;
   /** Batch rows (beams × sentences); changes when `reorder` gathers a different number of rows. */
   batch: number;

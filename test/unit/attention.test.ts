@@ -121,6 +121,10 @@ describe('attention', () => {
       expect(Array.from(await check(ctx, c, { heads: 2, kvLength: 0 }))).toEqual(Array.from(zeros));
       expect(Array.from(await check(ctx, c, { heads: 2, keyLengths: [0, 0] }))).toEqual(Array.from(zeros));
     }
+    // No keys at all (Tk = 0).
+    expect(Array.from(await check(ctx, { B: 2, Tq: 3, Tk: 0, D: 8, H: 2 }, { heads: 2 }))).toEqual(
+      new Array(48).fill(0),
+    );
     // out pre-filled with NaN: every element is written.
     const rec = ctx.recorder();
     const q = ctx.upload(new Float32Array(2 * 5 * 4).fill(1), [2, 5, 4]);
