@@ -28,6 +28,31 @@ export async function time(fn: () => Promise<void>, runs = 5, warmup = 2): Promi
   };
 }
 
+/**
+ * Times several variants side by side: after warm-up, the variants run in turn (A, B, C, A, B, C, ...) so that load
+ * from other processes falls on all of them alike; returns one Timing per variant.
+ */
+export async function timeInterleaved(fns: Array<() => Promise<void>>, runs = 7, warmup = 2): Promise<Timing[]> {
+  for (let i = 0; i < warmup; i++) for (const fn of fns) await fn();
+  const ms: number[][] = fns.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (let j = 0; j < fns.length; j++) {
+      const t0 = performance.now();
+      await (fns[j] as () => Promise<void>)();
+      (ms[j] as number[]).push(performance.now() - t0);
+    }
+  }
+  return ms.map((m) => {
+    m.sort((a, b) => a - b);
+    return {
+      medianMs: m[Math.floor(m.length / 2)] as number,
+      minMs: m[0] as number,
+      maxMs: m[m.length - 1] as number,
+      runs,
+    };
+  });
+}
+
 /** Writes `data` as pretty JSON, creating the folder. */
 export function writeJson(path: string, data: unknown): void {
   mkdirSync(dirname(path), { recursive: true });

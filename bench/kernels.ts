@@ -3,7 +3,9 @@
 import { adapterName, createGpuContext, type GpuContext } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
 import { linear, linearSources } from '../src/kernels/linear';
+import { moeSources } from '../src/kernels/moe';
 import { table, time, writeJson } from './harness';
+import { benchGroupedFfn } from './moe-ffn';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 3 : 5;
@@ -66,13 +68,16 @@ async function main(): Promise<void> {
   await ctx.pipelines.prepareAll([...linearSources(ctx, 'f16'), ...linearSources(ctx, 'f32')]);
   const linearRows = await benchLinear(ctx, adapter);
   console.log(table(linearRows.map(({ adapter: _a, ...r }) => r)));
-  const extra = null;
+  await ctx.pipelines.prepareAll(moeSources(ctx, 'f16'));
+  const grouped = await benchGroupedFfn(ctx, adapter, { quick, runs: RUNS });
+  console.log('\ngrouped expert FFN vs one dense linear pair with the same FLOPs (target: ratio <= 1.3)');
+  console.log(table(grouped.map(({ adapter: _a, ...r }) => r)));
   writeJson('bench-results/kernels.json', {
     adapter,
     features: [...ctx.features],
     date: new Date().toISOString(),
     linear: linearRows,
-    groupedFfn: extra,
+    groupedFfn: grouped,
   });
   console.log('wrote bench-results/kernels.json');
   ctx.dispose();
