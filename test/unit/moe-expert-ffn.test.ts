@@ -8,6 +8,10 @@ import { dispatchRef, type ExpertsRef, groupedFfnRef } from '../reference/moe';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
 
+// f32 weights read the same WGSL in both contexts, so the packed context runs only f16 weights (every pipeline is a
+// slow compile on lavapipe).
+const WEIGHT_DTYPES = { 'f16 native': ['f32', 'f16'], 'f16 packed': ['f16'] } as const;
+
 /** Random experts with weights scaled by 1/sqrt(fan-in), so outputs stay O(1) whatever D and F. */
 function randomExperts(rng: Rng, E: number, D: number, F: number, f16: boolean): ExpertsRef {
   const r = (n: number, fan: number) => {
@@ -50,7 +54,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
     });
     afterAll(() => ctx.dispose());
 
-    for (const wdtype of ['f32', 'f16'] as const) {
+    for (const wdtype of WEIGHT_DTYPES[mode]) {
       for (const [N, E, D, F, k, tr] of CASES) {
         // Every tile height with f32 weights; f16 weights only at 8, 16 and 64 rows (each variant is a slow compile on
         // lavapipe, and the tile code does not depend on the weight type).
@@ -86,7 +90,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       }
     }
 
-    it('computes only kept slots under a capacity', async () => {
+    it.runIf(mode === 'f16 native')('computes only kept slots under a capacity', async () => {
       const rng = new Rng();
       const [N, E, D, F, k] = [90, 4, 9, 11, 2];
       const ex = randomExperts(rng, E, D, F, false);
@@ -133,7 +137,7 @@ describe('dispatch -> groupedExpertFfn -> combine', () => {
     const wi = ctx.createWeight(eye, [E, D, D], 'f32');
     const wo = ctx.createWeight(eye, [E, D, D], 'f32');
     const b = ctx.createWeight(new Float32Array(E * D), [E, D], 'f32');
-    const plan = moeDispatch(rec, it_, E);
+    const plan = moeDispatch(rec, it_, E, { tileRows: 8 });
     const out = groupedExpertFfn(rec, xt, plan, wi, b, wo, b);
     const wts = ctx.upload(new Float32Array(N).fill(1), [N, 1]);
     const y = moeCombine(rec, out, plan, wts);

@@ -7,6 +7,10 @@ import { gateRef } from '../reference/moe';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
 
+// f32 weights read the same WGSL in both contexts, so the packed context runs only f16 weights (every pipeline is a
+// slow compile on lavapipe).
+const WEIGHT_DTYPES = { 'f16 native': ['f32', 'f16'], 'f16 packed': ['f16'] } as const;
+
 const ROWS = [1, 3, 257];
 const EXPERTS = [1, 3, 8, 32];
 
@@ -77,7 +81,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
     });
     afterAll(() => ctx.dispose());
 
-    for (const dtype of ['f32', 'f16'] as const) {
+    for (const dtype of WEIGHT_DTYPES[mode]) {
       for (const [N, T, E] of [
         [1, 1, 1],
         [3, 2, 3],

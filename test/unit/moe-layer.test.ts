@@ -9,6 +9,10 @@ import { type ExpertsRef, moeLayerRef } from '../reference/moe';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
 
+// f32 weights read the same WGSL in both contexts, so the packed context runs only f16 weights (every pipeline is a
+// slow compile on lavapipe).
+const WEIGHT_DTYPES = { 'f16 native': ['f32', 'f16'], 'f16 packed': ['f16'] } as const;
+
 /** Random experts with weights scaled by 1/sqrt(fan-in). */
 function randomExperts(rng: Rng, E: number, D: number, F: number, f16: boolean): ExpertsRef {
   const r = (n: number, fan: number) => {
@@ -53,7 +57,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       [257, 8, 9, 5, 2, 40, true],
     ];
 
-    for (const dtype of ['f32', 'f16'] as const) {
+    for (const dtype of WEIGHT_DTYPES[mode]) {
       for (const kind of ['token', 'task'] as const) {
         for (const [N, E, D, F, k, capacity, withResidual] of CASES) {
           it(`${kind} routing, ${dtype} weights, N=${N} E=${E} D=${D} F=${F} k=${k}${capacity ? ` capacity=${capacity}` : ''}`, async () => {
@@ -91,7 +95,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       }
     }
 
-    for (const dtype of ['f32', 'f16'] as const) {
+    for (const dtype of WEIGHT_DTYPES[mode]) {
       it(`task extraction: folding a task's top-2 experts into one dense FFN equals task routing (${dtype} experts)`, async () => {
         const rng = new Rng();
         const [N, E, D, F, T] = [37, 8, 21, 15, 4];
@@ -195,7 +199,7 @@ describe('moeLayer validation and compilation', () => {
     };
     const gate = ctx.createWeight(rng.array(E * D), [E, D], 'f16');
     const table = ctx.createWeight(rng.array(3 * E), [3, E], 'f16');
-    for (const N of [1, 5, 40, 300]) {
+    for (const N of [1, 6]) {
       const rec = ctx.recorder();
       const x = ctx.upload(rng.array(N * D), [N, D]);
       const ids = ctx.upload(new Uint32Array(N).fill(1), [N], 'u32');
