@@ -1,4 +1,7 @@
-// linear: y[M, N] = act(x[M, K] · W[N, K]ᵀ + b[N])   (PyTorch's nn.Linear layout: W is [out, in])
+// linear: y[M, N] = act(x[M, K] · W[N, K]ᵀ + b[N]) · s[N]   (PyTorch's nn.Linear layout: W is [out, in])
+//
+// The optional column scale s serves extracted task sub-networks: the two experts' gate weights applied after the
+// ReLU, so the experts' f16 weights are shipped unchanged (exact folding, see src/runtime/extract.ts).
 //
 // The weight accessors `load_w` / `load_b` and the element types `w_t` / `b_t` come from a short prelude that the
 // TS wrapper prepends (src/kernels/weights.ts): f32, f16 packed two per u32 (no shader-f16 needed), or native f16.
@@ -9,10 +12,10 @@ struct Params {
   M: u32,          // rows of x and y
   N: u32,          // output features
   K: u32,          // input features
-  flags: u32,      // bit 0: bias present, bit 1: ReLU
+  flags: u32,      // bit 0: bias present, bit 1: ReLU, bit 2: column scale present
   w_offset: u32,   // element offset of W inside its buffer (an expert of a packed stack)
   b_offset: u32,   // element offset of b inside its buffer
-  _pad0: u32,
+  s_offset: u32,   // element offset of s inside its buffer
   _pad1: u32,
 }
 
@@ -21,6 +24,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<w_t>;        // [N, K] at w_offset
 @group(0) @binding(3) var<storage, read> b: array<b_t>;        // [N] at b_offset (unread when bit 0 of flags is 0)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;  // [M, N]
+@group(0) @binding(5) var<storage, read> s: array<f32>;        // [N] (unread when bit 2 of flags is 0)
 
 const BM: u32 = 64u;
 const BN: u32 = 64u;
@@ -36,6 +40,9 @@ fn epilogue(v: f32, col: u32) -> f32 {
   }
   if ((params.flags & 2u) != 0u) {
     r = max(r, 0.0);
+  }
+  if ((params.flags & 4u) != 0u) {
+    r = r * s[params.s_offset + col];
   }
   return r;
 }

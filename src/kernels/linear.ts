@@ -8,22 +8,40 @@ import {
   UniformBuilder,
 } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, leadingRows, placeholder } from './common';
-import { type WeightVariant, weightPrelude, weightVariant } from './weights';
+import { mixedWeightPrelude, type WeightVariant, weightVariant } from './weights';
 
 /** Rows at or below which the row-split (decode) entry point is used. */
 export const LINEAR_ROWS_MAX = 8;
 
 export type LinearEntry = 'main' | 'main_rows';
 
-/** The pipeline source of linear for a weight variant and entry point. */
-export function linearSource(variant: WeightVariant, entry: LinearEntry): KernelSource {
-  return { name: 'linear', variant, entryPoint: entry, code: weightPrelude(variant, ['w', 'b']) + code };
+/** The pipeline source of linear for weight and bias variants (the bias defaults to the weight's) and an entry point. */
+export function linearSource(
+  variant: WeightVariant,
+  entry: LinearEntry,
+  biasVariant: WeightVariant = variant,
+): KernelSource {
+  return {
+    name: 'linear',
+    variant: biasVariant === variant ? variant : `${variant}+b${biasVariant}`,
+    entryPoint: entry,
+    code:
+      mixedWeightPrelude([
+        ['w', variant],
+        ['b', biasVariant],
+      ]) + code,
+  };
 }
 
-/** Every linear pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation). */
+/**
+ * Every linear pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation): biases of the
+ * weights' dtype, and f32 biases (extracted task sub-networks).
+ */
 export function linearSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  return [linearSource(v, 'main'), linearSource(v, 'main_rows')];
+  const out = [linearSource(v, 'main'), linearSource(v, 'main_rows')];
+  if (v !== 'f32') out.push(linearSource(v, 'main', 'f32'), linearSource(v, 'main_rows', 'f32'));
+  return out;
 }
 
 export interface LinearOptions {
@@ -31,6 +49,8 @@ export interface LinearOptions {
   relu?: boolean;
   /** With a stacked weight [E, N, K] (and bias [E, N]): which of the E matrices to use. */
   index?: number;
+  /** f32 [N] (or [E, N] with `index`): multiply each output column after the activation. */
+  scale?: Tensor;
   /** Write into this tensor instead of a new one. */
   out?: Tensor;
 }
@@ -66,10 +86,19 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
     );
   }
   if (b) {
-    if (b.dtype !== w.dtype) throw new KernelInputError(kernel, `b must have w's dtype ${w.dtype}, got ${b.dtype}`);
+    expectDType(kernel, 'b', b, 'f32', 'f16');
     const expect = stacked ? [w.shape[0], N] : [N];
     if (b.shape.length !== expect.length || b.shape.some((d, i) => d !== expect[i])) {
       throw new KernelInputError(kernel, `b must be [${expect.join(', ')}], got ${b.toString()}`);
+    }
+  }
+  const scale = opts.scale;
+  if (scale) {
+    expectLive(kernel, scale);
+    expectDType(kernel, 'scale', scale, 'f32');
+    const expect = stacked ? [w.shape[0], N] : [N];
+    if (scale.shape.length !== expect.length || scale.shape.some((d, i) => d !== expect[i])) {
+      throw new KernelInputError(kernel, `scale must be [${expect.join(', ')}], got ${scale.toString()}`);
     }
   }
   const M = leadingRows(x);
@@ -87,14 +116,21 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
     .u32(M)
     .u32(N)
     .u32(K)
-    .u32((b ? 1 : 0) | (opts.relu ? 2 : 0))
+    .u32((b ? 1 : 0) | (opts.relu ? 2 : 0) | (scale ? 4 : 0))
     .u32(index * N * K)
+    .u32(index * N)
     .u32(index * N)
     .build();
   const grid =
     entry === 'main_rows'
       ? ([ceilDiv(N, 32), ceilDiv(M, LINEAR_ROWS_MAX)] as const)
       : ([ceilDiv(N, 64), ceilDiv(M, 64)] as const);
-  rec.dispatch(linearSource(variant, entry), uniforms, [x, w, b ?? placeholder(ctx, w.dtype), y], grid);
+  const biasVariant = b ? weightVariant(ctx, b.dtype) : variant;
+  rec.dispatch(
+    linearSource(variant, entry, biasVariant),
+    uniforms,
+    [x, w, b ?? placeholder(ctx, w.dtype), y, scale ?? placeholder(ctx, 'f32')],
+    grid,
+  );
   return y;
 }

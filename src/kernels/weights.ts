@@ -15,9 +15,14 @@ export function weightVariant(ctx: GpuContext, dtype: DType): WeightVariant {
  * `fn load_name(i: u32) -> f32` reading element i as f32. The kernel declares `var<storage, read> name: array<name_t>`.
  */
 export function weightPrelude(variant: WeightVariant, names: readonly string[]): string {
+  return mixedWeightPrelude(names.map((n) => [n, variant] as const));
+}
+
+/** {@link weightPrelude} with a variant per array (e.g. f16 weights with an f32 bias). */
+export function mixedWeightPrelude(arrays: ReadonlyArray<readonly [string, WeightVariant]>): string {
   const lines: string[] = [];
-  if (variant === 'f16') lines.push('enable f16;');
-  for (const n of names) {
+  if (arrays.some(([, v]) => v === 'f16')) lines.push('enable f16;');
+  for (const [n, variant] of arrays) {
     if (variant === 'f32') {
       lines.push(`alias ${n}_t = f32;`, `fn load_${n}(i: u32) -> f32 { return ${n}[i]; }`);
     } else if (variant === 'f16') {

@@ -50,6 +50,29 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       }
     }
 
+    it('f16 weights with an f32 bias and a column scale after ReLU (extracted sub-networks)', async () => {
+      const rng = new Rng();
+      for (const [M, N, K] of [
+        [1, 37, 19],
+        [9, 130, 33],
+      ] as const) {
+        const x = rng.array(M * K);
+        const w = roundF16(rng.array(N * K));
+        const b = rng.array(N);
+        const sc = rng.array(N, 0, 1);
+        const rec = ctx.recorder();
+        const xt = ctx.upload(x, [M, K]);
+        const wt = ctx.createWeight(w, [N, K], 'f16');
+        const bt = ctx.createWeight(b, [N], 'f32');
+        const st = ctx.createWeight(sc, [N], 'f32');
+        const y = linear(rec, xt, wt, bt, { relu: true, scale: st });
+        rec.submit();
+        const ref = linearRef(x, w, b, M, N, K, true).map((v, i) => v * (sc[i % N] as number));
+        assertClose(await ctx.read(y), ref, TOL.f16, `M=${M} seed ${rng.seed}`);
+        for (const t of [xt, wt, bt, st, y]) t.dispose();
+      }
+    });
+
     it('stacked weights select one matrix by index, without bias', async () => {
       const rng = new Rng();
       const [E, M, N, K] = [3, 5, 7, 11];
