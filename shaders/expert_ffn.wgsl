@@ -4,7 +4,7 @@
 //   stage 2 (flags = 0):             y[s, :] = hidden[s, :] · wo_eᵀ + bo_e                  -> out [slots, D]
 //
 // Slots are the dispatch plan's per-expert segments. Each workgroup owns one BM x 64 output tile of one expert:
-// wid.y is a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix sum of
+// (wid.y, wid.z) give a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix sum of
 // ceil(count_e / BM)); the grid is an upper bound, so spare workgroups exit at once and empty experts cost nothing.
 // Stage 1 gathers its rows through `order` while loading the tile (no copy of x). The GEMM is linear.wgsl's `main`
 // with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles); `main_rows` serves 8-row tiles
@@ -18,7 +18,7 @@ struct Params {
   k: u32,       // choices per token: assignment a belongs to token a / k
   E: u32,       // experts
   flags: u32,   // bit 0: gather rows of x through order (stage 1), bit 1: ReLU
-  _pad0: u32,
+  tiles_y: u32, // row tiles along y: the global row tile is wid.z * tiles_y + wid.y (z only past the grid limit)
   _pad1: u32,
 }
 
@@ -66,7 +66,7 @@ fn epilogue(v: f32, e: u32, col: u32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
         @builtin(local_invocation_index) li: u32) {
   let BM = 16u * TR;
-  let t = wid.y;
+  let t = wid.z * params.tiles_y + wid.y;
   // Uniform across the workgroup (workgroup id and read-only storage), so the barriers below stay in uniform flow.
   if (t >= tile_offsets[params.E]) {
     return;
@@ -160,7 +160,7 @@ var<workgroup> partial: array<f32, 2048>;   // [256 threads, ROWS]
 
 @compute @workgroup_size(256)
 fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let t = wid.y;
+  let t = wid.z * params.tiles_y + wid.y;
   if (t >= tile_offsets[params.E]) {
     return;
   }

@@ -7,7 +7,7 @@ import {
   type Tensor,
   UniformBuilder,
 } from '../gpu';
-import { ceilDiv, expectDType, expectLive, expectRank } from './common';
+import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
 import type { DispatchPlan } from './dispatch';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
@@ -94,13 +94,15 @@ export function groupedExpertFfn(
   const rowTiles = rows === 0 ? 0 : ceilDiv(rows, tileRows) + Math.min(E, rows);
   const hidden = ctx.empty([rows, F], 'f32', 'expert_ffn.hidden');
   const out = ctx.empty([rows, D], 'f32', 'expert_ffn.out');
+  // Row tiles go along y, and along z too past maxComputeWorkgroupsPerDimension.
+  const [tilesY, tilesZ] = splitGrid(ctx, rowTiles);
   const stage = (input: Tensor, w: Tensor, b: Tensor, y: Tensor, nOut: number, kIn: number, flags: number) => {
-    const u = new UniformBuilder().u32(rows).u32(nOut).u32(kIn).u32(k).u32(E).u32(flags).build();
+    const u = new UniformBuilder().u32(rows).u32(nOut).u32(kIn).u32(k).u32(E).u32(flags).u32(tilesY).build();
     rec.dispatch(
       src,
       u,
       [input, w, b, plan.order, plan.offsets, plan.tileOffsets, y],
-      [ceilDiv(nOut, tileRows === 8 ? BN_ROWS : BN), rowTiles],
+      [ceilDiv(nOut, tileRows === 8 ? BN_ROWS : BN), tilesY, tilesZ],
     );
   };
   stage(x, wi, bi, hidden, F, D, 1 | 2);

@@ -123,6 +123,24 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
   });
 }
 
+describe('gateTask task ids', () => {
+  let ctx: GpuContext;
+  beforeAll(async () => {
+    ctx = await testContext();
+  });
+  afterAll(() => ctx.dispose());
+
+  it('clamps ids past the table to its last row (no readback can reject them)', async () => {
+    const table = Float32Array.from([3, 2, 1, 0, 1, 2, 9, 0, 5]);
+    const rec = ctx.recorder();
+    const tt = ctx.createWeight(table, [3, 3], 'f32');
+    const ids = ctx.upload([0, 1, 2, 3, 0xffffffff], [5], 'u32');
+    const g = gateTask(rec, tt, ids, 2);
+    rec.submit();
+    expect(Array.from(await ctx.read(g.indices))).toEqual([0, 1, 2, 1, 0, 2, 0, 2, 0, 2]);
+  });
+});
+
 describe('gating input validation', () => {
   let ctx: GpuContext;
   beforeAll(async () => {
