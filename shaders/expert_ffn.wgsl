@@ -4,12 +4,12 @@
 //   stage 2 (flags = 0):             y[s, :] = hidden[s, :] · wo_eᵀ + bo_e                  -> out [slots, D]
 //
 // Slots are the dispatch plan's per-expert segments. Each workgroup owns one BM x 64 output tile of one expert:
-// (wid.y, wid.z) give a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix sum of
-// ceil(count_e / BM)); the grid is an upper bound, so spare workgroups exit at once and empty experts cost nothing.
-// Stage 1 gathers its rows through `order` while loading the tile (no copy of x). The GEMM is linear.wgsl's `main`
-// with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles); `main_rows` serves 8-row tiles
-// for decoding. Weights go through the weight
-// prelude (f32, packed f16 or native f16): `w` is [E, Nout, K] and `b` is [E, Nout], indexed by the expert's offset.
+// (wid.y, wid.z) give a global row-tile index, mapped to its expert by a binary search of tile_offsets (the prefix
+// sum of ceil(count_e / BM)); the grid is an upper bound, so spare workgroups exit at once and empty experts cost
+// nothing. Stage 1 gathers its rows through `order` while loading the tile (no copy of x). `main` is linear.wgsl's
+// register-tiled GEMM with BM = 16 * TR rows (TR rows per thread, an override: 64, 32 or 16-row tiles); `main_rows`
+// serves 8-row tiles for decoding. Weights go through the weight prelude (f32, packed f16 or native f16): `w` is
+// [E, Nout, K] and `b` is [E, Nout], indexed by the expert's offset. Both stages use the same pipeline.
 
 struct Params {
   rows: u32,    // slots (N * k): rows of y
