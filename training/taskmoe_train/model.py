@@ -319,7 +319,7 @@ class TaskMoETransformer(nn.Module):
         cache = [dict() for _ in self.decoder.layers]
         y = torch.full((B,), BOS, dtype=torch.long, device=src.device)
         out = [[] for _ in range(B)]
-        done = torch.zeros(B, dtype=torch.bool)
+        done = torch.zeros(B, dtype=torch.bool)  # CPU
         for t in range(min(max_steps, self.cfg.max_len)):
             y = self.step_logits(y, t, cache, enc, src_mask, task).argmax(-1)
             for b in range(B):
@@ -342,14 +342,15 @@ class TaskMoETransformer(nn.Module):
         src_mask = (src != PAD).repeat_interleave(K, 0)
         taskk = task.repeat_interleave(K, 0)
         cache = [dict() for _ in self.decoder.layers]
-        y = torch.full((B * K,), BOS, dtype=torch.long)
-        score = torch.full((B, K), float("-inf"))
+        dev = src.device
+        y = torch.full((B * K,), BOS, dtype=torch.long, device=dev)
+        score = torch.full((B, K), float("-inf"))  # bookkeeping on the CPU
         score[:, 0] = 0.0
         hyps = [[[] for _ in range(K)] for _ in range(B)]
         finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
         steps = min(max_steps, self.cfg.max_len)
         for t in range(steps):
-            logp = torch.log_softmax(self.step_logits(y, t, cache, enc, src_mask, taskk).float(), -1).view(B, K, V)
+            logp = torch.log_softmax(self.step_logits(y, t, cache, enc, src_mask, taskk).float(), -1).cpu().view(B, K, V)
             cand = (score[:, :, None] + logp).view(B, K * V)
             top, ti = cand.topk(2 * K, dim=-1)
             new_score = torch.full((B, K), float("-inf"))
@@ -378,11 +379,11 @@ class TaskMoETransformer(nn.Module):
                         new_score[b] = float("-inf")
             if torch.isinf(new_score).all():
                 break
-            flat = (torch.arange(B)[:, None] * K + src_beam).view(-1)
+            flat = (torch.arange(B)[:, None] * K + src_beam).view(-1).to(dev)
             for c in cache:
                 for key in ("k", "v"):
                     c[key] = c[key].index_select(0, flat)
-            score, hyps, y = new_score, new_hyps, new_tok.view(-1)
+            score, hyps, y = new_score, new_hyps, new_tok.view(-1).to(dev)
         return [max(f, key=lambda z: z[0])[1] if f else [] for f in finished]
 
 
