@@ -2,7 +2,7 @@
 import type { GpuContext } from '../gpu';
 import { beamSearch, greedySearch } from '../model/search';
 import { type SourceBatch, Trace, type Weights } from '../model/transformer';
-import { type LoadedModel, loadModel } from '../runtime/load-model';
+import { type LoadedModel, loadModel, loadTaskShard, taskPrefix } from '../runtime/load-model';
 import type { ModelFiles } from '../runtime/model-files';
 import { UnknownLanguageError } from './errors';
 import { segment } from './segment';
@@ -30,25 +30,57 @@ export interface TranslationIds {
 export class LocalTranslator {
   readonly ctx: GpuContext;
   readonly loaded: LoadedModel;
+  readonly files: ModelFiles;
   private lastTrace: Trace | null = null;
 
-  private constructor(ctx: GpuContext, loaded: LoadedModel) {
+  private constructor(ctx: GpuContext, loaded: LoadedModel, files: ModelFiles) {
     this.ctx = ctx;
     this.loaded = loaded;
+    this.files = files;
   }
 
-  /** Loads a model folder (config.json, spm.model, shards) onto `ctx`. */
+  /** Loads a model folder (config.json, spm.model, trunk shards) onto `ctx`. */
   static async create(ctx: GpuContext, files: ModelFiles): Promise<LocalTranslator> {
-    return new LocalTranslator(ctx, await loadModel(ctx, files));
+    return new LocalTranslator(ctx, await loadModel(ctx, files), files);
   }
 
   languages(): string[] {
     return [...this.loaded.cfg.languages];
   }
 
-  /** The weights a translation into `lang` uses. */
-  weightsFor(_lang: string): Weights {
-    return this.loaded.store;
+  /** Whether the model is split into a trunk and per-task sub-network shards. */
+  get extracted(): boolean {
+    return this.loaded.cfg.taskShards !== undefined;
+  }
+
+  /** Makes `lang` ready to translate: for an extracted model, loads its task shard (once). */
+  async load(lang: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.checkLanguage(lang);
+    const cfg = this.loaded.cfg;
+    if (!cfg.taskShards || this.isLoaded(lang)) return;
+    const shard = cfg.taskShards[lang] as string;
+    loadTaskShard(this.loaded.store, cfg, lang, await this.files.read(shard, opts));
+  }
+
+  /** Whether `lang`'s weights are on the GPU. */
+  isLoaded(lang: string): boolean {
+    return !this.loaded.cfg.taskShards || this.loaded.store.names(`task:${lang}`).length > 0;
+  }
+
+  /** Frees `lang`'s own shard (extracted models); the trunk stays. */
+  unload(lang: string): void {
+    this.loaded.store.removeGroup(`task:${lang}`);
+  }
+
+  /** The weights a translation into `lang` uses: its own tensors first, then the trunk. */
+  weightsFor(lang: string): Weights {
+    const store = this.loaded.store;
+    if (!this.loaded.cfg.taskShards) return store;
+    const prefix = taskPrefix(lang);
+    return {
+      has: (name) => store.has(prefix + name) || store.has(name),
+      get: (name) => (store.has(prefix + name) ? store.get(prefix + name) : store.get(name)),
+    };
   }
 
   /** Source ids of one sentence for target `lang`: [<2lang>] + pieces + [</s>]. */
@@ -90,6 +122,7 @@ export class LocalTranslator {
   async translateIds(src: number[][], opts: TranslateOptions): Promise<number[][]> {
     const task = this.checkLanguage(opts.to);
     const cfg = this.loaded.cfg;
+    await this.load(opts.to, opts.signal ? { signal: opts.signal } : {});
     const w = this.weightsFor(opts.to);
     const batchSize = opts.batchSize ?? 16;
     const order = src.map((_, i) => i).sort((a, b) => (src[a] as number[]).length - (src[b] as number[]).length);

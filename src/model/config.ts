@@ -43,6 +43,15 @@ export interface ModelConfig {
   tokenizer: string;
   shards: string[];
   tensors: Record<string, TensorEntry>;
+  /** Extracted models: each language's own shard (its folded task-routed layers). */
+  taskShards?: Record<string, string>;
+  /** Extracted models: the tensors every task shard holds (same names and shapes for every language). */
+  taskTensors?: Record<string, Omit<TensorEntry, 'shard'>>;
+  /** Extracted models: the experts and gate weights each language uses per task-routed layer. */
+  taskGates?: Record<
+    string,
+    Array<{ stack: 'encoder' | 'decoder'; layer: number; experts: number[]; weights: number[] }>
+  >;
   /** Everything else config.json carried (parameter counts, training budget). */
   extra: Record<string, unknown>;
 }
@@ -152,7 +161,29 @@ export function parseModelConfig(json: unknown): ModelConfig {
     throw new ModelFormatError('config.json: "ln_eps" must be a positive number');
   const topK = int(o, 'top_k', 1);
   if (topK > 2) throw new ModelFormatError(`config.json: top_k ${topK} is not supported (1 or 2)`);
+  let taskShards: Record<string, string> | undefined;
+  let taskTensors: Record<string, Omit<TensorEntry, 'shard'>> | undefined;
+  if (o.task_shards !== undefined) {
+    const ts = o.task_shards as Record<string, unknown>;
+    taskShards = {};
+    for (const l of languages as string[]) {
+      const f = ts?.[l];
+      if (typeof f !== 'string' || f.includes('..') || f.startsWith('/')) {
+        throw new ModelFormatError(`config.json: no valid task shard for language "${l}"`);
+      }
+      taskShards[l] = f;
+    }
+    taskTensors = {};
+    for (const [name, e] of Object.entries((o.task_tensors ?? {}) as Record<string, Record<string, unknown>>)) {
+      if (!Array.isArray(e.shape) || (e.dtype !== 'F16' && e.dtype !== 'F32')) {
+        throw new ModelFormatError(`config.json: task tensor "${name}" has no valid shape and dtype`);
+      }
+      taskTensors[name] = { shape: intList(e.shape, `shape of ${name}`), dtype: e.dtype };
+    }
+  }
   return {
+    ...(taskShards ? { taskShards, taskTensors } : {}),
+    ...(o.task_gates ? { taskGates: o.task_gates as ModelConfig['taskGates'] } : {}),
     variant: typeof o.variant === 'string' ? o.variant : 'unnamed',
     dModel,
     nHeads,

@@ -186,7 +186,12 @@ export class TransformerModel {
     const h = this.ln(rec, w, `${p}.ffn_norm`, flat); // [rows, D]
     const kind = this.ffnKind(w, stack, i);
     if (kind === 'dense') {
-      const hid = this.lin(rec, w, `${p}.ffn.wi`, h, true); // [rows, F or 2F]
+      // An extracted task sub-network carries its gate values as a column scale after the ReLU.
+      const scale = w.has(`${p}.ffn.wi.scale`) ? w.get(`${p}.ffn.wi.scale`) : undefined;
+      const hid = linear(rec, h, w.get(`${p}.ffn.wi.weight`), w.get(`${p}.ffn.wi.bias`), {
+        relu: true,
+        ...(scale ? { scale } : {}),
+      }); // [rows, F or 2F]
       const o = this.lin(rec, w, `${p}.ffn.wo`, hid); // [rows, D]
       add(rec, flat, o, { out: flat });
       for (const t of [hid, o]) t.dispose();

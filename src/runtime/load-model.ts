@@ -28,39 +28,67 @@ export async function readConfig(files: ModelFiles): Promise<ModelConfig> {
 }
 
 /**
- * Uploads the tensors of one safetensors shard into `store` (as `group`), checking each against the config's
- * tensor index (shape and dtype) before anything reaches the GPU.
+ * Uploads the tensors of one trunk shard into `store`, checking each against config.json's tensor index (shape and
+ * dtype) before anything reaches the GPU.
  */
-export function loadShard(
-  store: WeightStore,
-  cfg: ModelConfig,
-  shardName: string,
-  bytes: Uint8Array,
-  group = 'trunk',
-): number {
-  const file = parseSafetensors(bytes);
-  let n = 0;
-  for (const [name, info] of file.tensors) {
-    const want = cfg.tensors[name];
-    if (!want) continue; // tensors the engine does not use (none today) are ignored
-    if (want.shard !== shardName || want.dtype !== info.dtype || want.shape.join(',') !== info.shape.join(',')) {
-      throw new SafetensorsError(
-        `${shardName}: tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], config.json says ${want.dtype} [${want.shape.join(', ')}] in ${want.shard}`,
-      );
-    }
-    if (info.dtype === 'F16') store.add(name, { shape: info.shape, dtype: 'f16', data: file.f16Bits(name) }, group);
-    else store.add(name, { shape: info.shape, dtype: 'f32', data: file.f32(name) }, group);
-    n++;
-  }
-  for (const [name, e] of Object.entries(cfg.tensors)) {
-    if (e.shard === shardName && !file.tensors.has(name)) {
-      throw new SafetensorsError(`${shardName}: tensor "${name}" listed in config.json is missing`);
-    }
-  }
-  return n;
+export function loadShard(store: WeightStore, cfg: ModelConfig, shardName: string, bytes: Uint8Array): number {
+  const expected = new Map(
+    Object.entries(cfg.tensors)
+      .filter(([, e]) => e.shard === shardName)
+      .map(([n, e]) => [n, e] as const),
+  );
+  return uploadShard(store, shardName, bytes, expected, 'trunk', '');
 }
 
-/** Loads a whole (unextracted) model folder: config, tokenizer, every shard; compiles its pipelines. */
+/** Name prefix of a task's own tensors in the weight store. */
+export function taskPrefix(lang: string): string {
+  return `task:${lang}/`;
+}
+
+/**
+ * Uploads the task shard of an extracted model for `lang` (group `task:<lang>`), checking it against config.json's
+ * task tensor index.
+ */
+export function loadTaskShard(store: WeightStore, cfg: ModelConfig, lang: string, bytes: Uint8Array): number {
+  const shard = cfg.taskShards?.[lang];
+  if (!shard) throw new ModelFormatError(`model "${cfg.variant}" has no task shard for "${lang}"`);
+  const expected = new Map(Object.entries(cfg.taskTensors ?? {}).map(([n, e]) => [n, { ...e, shard }] as const));
+  store.removeGroup(`task:${lang}`);
+  return uploadShard(store, shard, bytes, expected, `task:${lang}`, taskPrefix(lang));
+}
+
+function uploadShard(
+  store: WeightStore,
+  shardName: string,
+  bytes: Uint8Array,
+  expected: ReadonlyMap<string, { shape: number[]; dtype: 'F16' | 'F32' }>,
+  group: string,
+  prefix: string,
+): number {
+  const file = parseSafetensors(bytes, { name: shardName });
+  // Check the whole shard before uploading any of it.
+  for (const [name, want] of expected) {
+    const info = file.tensors.get(name);
+    if (!info) throw new SafetensorsError(`${shardName}: tensor "${name}" listed in config.json is missing`);
+    if (want.dtype !== info.dtype || want.shape.join(',') !== info.shape.join(',')) {
+      throw new SafetensorsError(
+        `${shardName}: tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], config.json says ${want.dtype} [${want.shape.join(', ')}]`,
+      );
+    }
+  }
+  for (const name of expected.keys()) {
+    const info = file.tensors.get(name) as { dtype: string; shape: readonly number[] };
+    if (info.dtype === 'F16')
+      store.add(prefix + name, { shape: info.shape, dtype: 'f16', data: file.f16Bits(name) }, group);
+    else store.add(prefix + name, { shape: info.shape, dtype: 'f32', data: file.f32(name) }, group);
+  }
+  return expected.size;
+}
+
+/**
+ * Loads a model folder: config, tokenizer and every trunk shard, and compiles its pipelines. An extracted model's
+ * task shards are loaded separately ({@link loadTaskShard}).
+ */
 export async function loadModel(ctx: GpuContext, files: ModelFiles): Promise<LoadedModel> {
   const cfg = await readConfig(files);
   const tokenizer = SentencePieceTokenizer.fromBytes(await files.read(cfg.tokenizer));
