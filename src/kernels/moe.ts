@@ -37,6 +37,8 @@ export interface MoeLayerOptions {
   capacity?: number;
   /** f32 [N, D] added to the output. */
   residual?: Tensor;
+  /** Write y into this f32 [N, D] tensor (it may be `residual`, for an in-place residual add). */
+  out?: Tensor;
 }
 
 /** What {@link moeLayer} returns; the caller disposes all three. */
@@ -129,7 +131,10 @@ export function moeLayer(
   gate.probs.dispose();
   const plan = moeDispatch(rec, gate.indices, E, { capacity });
   const out = groupedExpertFfn(rec, x, plan, wi, bi, wo, bo); // [N*k, D] by slot
-  const y = moeCombine(rec, out, plan, gate.weights, { residual: opts.residual }); // [N, D]
+  const y = moeCombine(rec, out, plan, gate.weights, {
+    ...(opts.residual ? { residual: opts.residual } : {}),
+    ...(opts.out ? { out: opts.out } : {}),
+  }); // [N, D]
   out.dispose();
   plan.dispose();
   return { y, indices: gate.indices, weights: gate.weights };

@@ -5,14 +5,11 @@ import type { GpuContext, KernelSource, Recorder, Tensor } from '../gpu';
 import { add, addSources } from '../kernels/add';
 import { argmaxSources } from '../kernels/argmax';
 import { attention, attentionSources } from '../kernels/attention';
-import { combineSources, moeCombine } from '../kernels/combine';
-import { dispatchSources, moeDispatch } from '../kernels/dispatch';
 import { embedding, embeddingSources } from '../kernels/embedding';
-import { expertFfnSources, groupedExpertFfn } from '../kernels/expert-ffn';
-import { gateTask, gateTopK, gatingSources } from '../kernels/gating';
 import { gatherRows, KvCache, kvCacheSources } from '../kernels/kv-cache';
 import { layerNorm, layerNormSources } from '../kernels/layer-norm';
 import { linear, linearSources } from '../kernels/linear';
+import { type MoeRouting, moeLayer, moeSources } from '../kernels/moe';
 import { softmaxSources } from '../kernels/softmax';
 import type { ModelConfig } from './config';
 
@@ -58,10 +55,7 @@ export function modelSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSourc
     ...addSources(),
     ...softmaxSources(),
     ...argmaxSources(),
-    ...gatingSources(ctx, dtype),
-    ...dispatchSources(),
-    ...expertFfnSources(ctx, dtype),
-    ...combineSources(),
+    ...moeSources(ctx, dtype),
   ];
 }
 
@@ -196,33 +190,22 @@ export class TransformerModel {
       add(rec, flat, o, { out: flat });
       for (const t of [hid, o]) t.dispose();
     } else {
-      const k = this.cfg.topK as 1 | 2;
-      let gate: { indices: Tensor; weights: Tensor; probs: Tensor };
-      if (kind === 'moe-token') {
-        const logits = linear(rec, h, w.get(`${p}.moe.gate.weight`), null); // [rows, E]
-        gate = gateTopK(rec, logits, k);
-        logits.dispose();
-      } else {
-        gate = gateTask(rec, w.get(`${p}.moe.gate.table`), rowTasks, k);
-      }
-      const plan = moeDispatch(rec, gate.indices, this.cfg.nExperts);
-      const out = groupedExpertFfn(
-        rec,
-        h,
-        plan,
-        w.get(`${p}.moe.wi`),
-        w.get(`${p}.moe.bi`),
-        w.get(`${p}.moe.wo`),
-        w.get(`${p}.moe.bo`),
-      ); // [rows·k, D] by slot
-      moeCombine(rec, out, plan, gate.weights, { residual: flat, out: flat });
-      out.dispose();
-      plan.dispose();
-      gate.probs.dispose();
-      if (trace) trace.gates.push({ stack, layer: i, kind, indices: gate.indices, weights: gate.weights });
+      const experts = {
+        wi: w.get(`${p}.moe.wi`),
+        bi: w.get(`${p}.moe.bi`),
+        wo: w.get(`${p}.moe.wo`),
+        bo: w.get(`${p}.moe.bo`),
+      };
+      const routing: MoeRouting =
+        kind === 'moe-token'
+          ? { kind: 'token', gate: w.get(`${p}.moe.gate.weight`) }
+          : { kind: 'task', table: w.get(`${p}.moe.gate.table`), taskIds: rowTasks };
+      // x += Σ_j g_j · FFN_{e_j}(LN(x)): gate, GPU dispatch, grouped experts, combine into the residual in place.
+      const r = moeLayer(rec, h, routing, experts, { k: this.cfg.topK as 1 | 2, residual: flat, out: flat });
+      if (trace) trace.gates.push({ stack, layer: i, kind, indices: r.indices, weights: r.weights });
       else {
-        gate.indices.dispose();
-        gate.weights.dispose();
+        r.indices.dispose();
+        r.weights.dispose();
       }
     }
     h.dispose();
