@@ -18,6 +18,8 @@ export interface TranslateOptions {
   /** Decoding steps at most; default min(max_len, 2 × source length + 10). */
   maxSteps?: number;
   signal?: AbortSignal;
+  /** Decode exactly maxSteps steps whatever the model emits (throughput benchmarks with random weights). */
+  forceSteps?: boolean;
 }
 
 /** Token ids of one translation, before detokenization. */
@@ -137,7 +139,12 @@ export class LocalTranslator {
       const maxSteps = opts.maxSteps ?? Math.min(cfg.maxLen, 2 * S + 10);
       const trace = new Trace();
       try {
-        const search = { maxSteps, trace, ...(opts.signal ? { signal: opts.signal } : {}) };
+        const search = {
+          maxSteps,
+          trace,
+          forceSteps: opts.forceSteps ?? false,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        };
         const res =
           (opts.beam ?? 1) > 1
             ? await beamSearch(this.ctx, this.loaded.model, w, batch, { ...search, beam: opts.beam as number })

@@ -22,6 +22,8 @@ export interface SearchOptions {
   /** Collects MoE gate outputs of the encoder (and of decoder steps when `traceDecoder`). */
   trace?: Trace;
   traceDecoder?: boolean;
+  /** Decode exactly maxSteps steps, ignoring </s> (throughput benchmarks of random-weight models). */
+  forceSteps?: boolean;
 }
 
 export interface BeamOptions extends SearchOptions {
@@ -70,7 +72,7 @@ export async function greedySearch(
         else (out[b] as number[]).push(id);
       }
       opts.onStep?.(out);
-      if (done.every(Boolean)) break;
+      if (done.every(Boolean) && !opts.forceSteps) break;
     }
   } finally {
     rec.submit();

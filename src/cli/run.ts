@@ -1,0 +1,74 @@
+// The taskmoe command: dispatches a subcommand and turns expected errors into one line on stderr and an exit status.
+import pkg from '../../package.json';
+import { UnknownLanguageError } from '../engine/errors';
+import { TaskmoeError } from '../gpu/errors';
+import { UsageError } from './args';
+import { evalCommand } from './eval';
+import { extractCommand } from './extract';
+import { infoCommand } from './info';
+import type { Io } from './io';
+import { disposeGpu } from './session';
+import { translateCommand } from './translate';
+
+export const HELP = `Usage: taskmoe <command> [options]
+
+Task-level Mixture-of-Experts translation on WebGPU (Node, through Dawn).
+
+Commands:
+  translate   translate stdin to stdout, one line per line       taskmoe translate --model <dir> --to <lang>
+  eval        translate a test set and score chrF2 and BLEU      taskmoe eval --model <dir> --to <lang> --src F --ref F
+  info        show the WebGPU adapter and its features           taskmoe info
+  extract     cut a per-language model out of a task-MoE model   taskmoe extract --model <dir> --out <dir> [--tasks de,fr]
+
+Run \`taskmoe <command> --help\` for a command's options. Exit status: 0 success, 1 error, 2 bad arguments
+(including an unknown target language). Set TASKMOE_DEBUG=1 to see stack traces of unexpected errors.
+`;
+
+const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
+  translate: translateCommand,
+  eval: evalCommand,
+  info: infoCommand,
+  extract: extractCommand,
+};
+
+/** One line for stderr and the exit status of an error thrown by a command. */
+export function describeError(e: unknown): { line: string; status: number } {
+  const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+  if (e instanceof UsageError || e instanceof UnknownLanguageError) return { line: oneLine(e.message), status: 2 };
+  if (e instanceof TaskmoeError) return { line: oneLine(e.message), status: 1 };
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const hint = process.env.TASKMOE_DEBUG ? '' : ' (unexpected; set TASKMOE_DEBUG=1 for the stack trace)';
+  return { line: `${oneLine(msg)}${hint}`, status: 1 };
+}
+
+/** Runs `taskmoe <argv>`; returns the exit status. The GPU context, if one was created, is disposed. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      if (command === undefined) {
+        io.err(HELP);
+        return 2;
+      }
+      await io.out(HELP);
+      return 0;
+    }
+    if (command === '--version' || command === '-v') {
+      await io.out(`taskmoe ${pkg.version}\n`);
+      return 0;
+    }
+    const fn = COMMANDS[command];
+    if (!fn)
+      throw new UsageError(
+        `Unknown command "${command}". Commands: ${Object.keys(COMMANDS).join(', ')}; see \`taskmoe --help\`.`,
+      );
+    return await fn(rest, io);
+  } catch (e) {
+    const { line, status } = describeError(e);
+    io.err(`taskmoe: ${line}\n`);
+    if (process.env.TASKMOE_DEBUG && e instanceof Error && e.stack) io.err(`${e.stack}\n`);
+    return status;
+  } finally {
+    disposeGpu();
+  }
+}

@@ -1,0 +1,93 @@
+// What every GPU command shares: one GPU context through Dawn, a model folder checked before any weight is read,
+// and errors that name the file they are about.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UnknownLanguageError } from '../engine/errors';
+import { LocalTranslator } from '../engine/local-translator';
+import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
+import { nodeGpu } from '../gpu/node';
+import type { ModelConfig } from '../model/config';
+import { readConfig } from '../runtime/load-model';
+import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import { nodeFiles } from '../runtime/node-files';
+
+/** The GPU context of this process, created on first use; {@link disposeGpu} releases it. */
+let gpuContext: GpuContext | null = null;
+
+/** The process's GPU context (WebGPU through Dawn), created once. */
+export async function gpu(): Promise<GpuContext> {
+  gpuContext ??= await createGpuContext({ gpu: await nodeGpu() });
+  return gpuContext;
+}
+
+/** Disposes the GPU context if one was created. */
+export function disposeGpu(): void {
+  gpuContext?.dispose();
+  gpuContext = null;
+}
+
+/** A model folder's files; the last path read is kept, so a malformed file can be named in the error. */
+export interface TrackedFiles extends ModelFiles {
+  readonly lastPath: string | null;
+}
+
+/** The files of model folder `dir`. Throws {@link ModelNotFoundError} if it is not a folder. */
+export function modelFolder(dir: string): TrackedFiles {
+  const root = resolve(dir);
+  let isDir = false;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) {
+    const err = new ModelNotFoundError(root);
+    err.message = `Model folder "${root}" does not exist. Pass --model a folder with config.json, spm.model and weights-*.safetensors (e.g. models/task_task).`;
+    throw err;
+  }
+  const files = nodeFiles(root);
+  let lastPath: string | null = null;
+  return {
+    location: files.location,
+    get lastPath() {
+      return lastPath;
+    },
+    read(path, opts) {
+      lastPath = `${root}/${path}`;
+      return files.read(path, opts);
+    },
+  };
+}
+
+/** Rethrows a malformed-file error with the path of the file it is about, if its message lacks it. */
+function nameFile(e: unknown, files: TrackedFiles): never {
+  if (e instanceof TaskmoeError && e.code === 'malformed-model' && files.lastPath) {
+    const name = files.lastPath.slice(files.lastPath.lastIndexOf('/') + 1);
+    if (!e.message.includes(name)) e.message = `${files.lastPath}: ${e.message.replace(/^safetensors file: /, '')}`;
+  }
+  throw e;
+}
+
+/** Reads config.json and checks that the model translates into each of `to`, before the GPU is touched. */
+export async function checkModel(files: TrackedFiles, to: readonly string[]): Promise<ModelConfig> {
+  let cfg: ModelConfig;
+  try {
+    cfg = await readConfig(files);
+  } catch (e) {
+    nameFile(e, files);
+  }
+  for (const lang of to) if (!cfg.languages.includes(lang)) throw new UnknownLanguageError(lang, cfg.languages);
+  return cfg;
+}
+
+/** Loads the model in `dir` for translation into `to` (checked first) on the process's GPU context. */
+export async function openTranslator(dir: string, to: string): Promise<LocalTranslator> {
+  const files = modelFolder(dir);
+  await checkModel(files, [to]);
+  const ctx = await gpu();
+  try {
+    return await LocalTranslator.create(ctx, files);
+  } catch (e) {
+    nameFile(e, files);
+  }
+}

@@ -1,0 +1,91 @@
+// taskmoe translate: UTF-8 lines on stdin, exactly one translation per line on stdout, in order.
+import type { TranslateOptions } from '../engine/local-translator';
+import { type OptionSpecs, parseOptions, positiveInt, required } from './args';
+import type { Io } from './io';
+import { oneLine, readStdin, splitLines } from './lines';
+import { openTranslator } from './session';
+
+export const TRANSLATE_HELP = `Usage: taskmoe translate --model <dir> --to <lang> [options] < input.txt > output.txt
+
+Translates UTF-8 text from stdin, one sentence or paragraph per line, and writes exactly one line per input line
+to stdout, in order. Empty and whitespace-only lines give empty lines; \\n and \\r\\n line ends are accepted; lines
+longer than the model's maximum length are split at sentence boundaries and translated in pieces.
+
+Options:
+  --model <dir>      model folder (config.json, spm.model, weights-*.safetensors), e.g. models/task_task
+  --to <lang>        target language, one of the model's languages (see config.json "languages")
+  --beam <n>         beam width; 1 is greedy decoding (default 1)
+  --batch <n>        sentences decoded together (default 32)
+  --max-steps <n>    decoding steps at most per sentence (default: min(max_len, 2 x source length + 10))
+  -h, --help         this help
+`;
+
+export const TRANSLATE_OPTIONS: OptionSpecs = {
+  model: { type: 'string', short: 'm' },
+  to: { type: 'string', short: 't' },
+  beam: { type: 'string', short: 'b' },
+  batch: { type: 'string' },
+  'max-steps': { type: 'string' },
+};
+
+/** The decoding options shared by translate and eval. */
+export function decodeOptions(command: string, opts: ReturnType<typeof parseOptions>) {
+  const maxSteps = opts['max-steps'] === undefined ? undefined : positiveInt(command, opts, 'max-steps', 1, 100_000);
+  return {
+    model: required(command, opts, 'model', '<dir> (a model folder)'),
+    to: required(command, opts, 'to', '<lang> (a target language)'),
+    beam: positiveInt(command, opts, 'beam', 1, 64),
+    batch: positiveInt(command, opts, 'batch', 32, 4096),
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+  };
+}
+
+/** What {@link translateLines} needs of a translator (LocalTranslator has it). */
+export interface LineTranslator {
+  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
+}
+
+/**
+ * Translates `lines` and hands `write` exactly one output line (with its \n) per input line, in order, a chunk of
+ * several batches at a time: the engine sorts each chunk by length, and output starts before all input is done.
+ * Whitespace-only lines give empty lines without reaching the engine's tokenizer.
+ */
+export async function translateLines(
+  tr: LineTranslator,
+  lines: readonly string[],
+  opts: TranslateOptions,
+  write: (text: string) => Promise<void>,
+): Promise<void> {
+  const chunk = Math.max(256, 8 * (opts.batchSize ?? 16));
+  for (let i = 0; i < lines.length; i += chunk) {
+    const texts = lines.slice(i, i + chunk).map((l) => (l.trim() === '' ? '' : l));
+    const out = await tr.translate(texts, opts);
+    if (out.length !== texts.length) throw new Error(`the engine returned ${out.length} lines for ${texts.length}`);
+    await write(out.map((t, k) => `${texts[k] === '' ? '' : oneLine(t)}\n`).join(''));
+  }
+}
+
+/** Runs `taskmoe translate`; returns the exit status. */
+export async function translateCommand(argv: readonly string[], io: Io): Promise<number> {
+  const opts = parseOptions('translate', argv, TRANSLATE_OPTIONS);
+  if (opts.help) {
+    await io.out(TRANSLATE_HELP);
+    return 0;
+  }
+  const o = decodeOptions('translate', opts);
+  const tr = await openTranslator(o.model, o.to);
+  try {
+    const lines = splitLines(await readStdin(io.stdin));
+    const translateOpts: TranslateOptions = {
+      to: o.to,
+      beam: o.beam,
+      batchSize: o.batch,
+      signal: io.signal,
+      ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }),
+    };
+    await translateLines(tr, lines, translateOpts, (text) => io.out(text));
+  } finally {
+    tr.dispose();
+  }
+  return 0;
+}
