@@ -59,11 +59,21 @@ export function modelFolder(dir: string): TrackedFiles {
   };
 }
 
-/** Rethrows a malformed-file error with the path of the file it is about, if its message lacks it. */
+/**
+ * Rethrows a malformed-file error naming the file by its full path, and saying what to do where the message does not.
+ */
 function nameFile(e: unknown, files: TrackedFiles): never {
   if (e instanceof TaskmoeError && e.code === 'malformed-model' && files.lastPath) {
-    const name = files.lastPath.slice(files.lastPath.lastIndexOf('/') + 1);
-    if (!e.message.includes(name)) e.message = `${files.lastPath}: ${e.message.replace(/^safetensors file: /, '')}`;
+    const path = files.lastPath;
+    const name = path.slice(path.lastIndexOf('/') + 1);
+    let msg = e.message.replace(/^safetensors file: /, '');
+    if (msg.startsWith(`${name}: `)) msg = msg.slice(name.length + 2);
+    const named = msg.includes(path) || (msg.includes(files.location) && msg.includes(name));
+    if (!named) msg = `${path}: ${msg}`;
+    if (!/re-?(export|download|run)/i.test(msg)) {
+      msg = `${msg.replace(/\.?$/, '.')} The model's files are damaged or do not belong together; re-download or re-export the model.`;
+    }
+    e.message = msg;
   }
   throw e;
 }
