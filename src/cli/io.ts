@@ -3,6 +3,8 @@
 /** Standard input and output of a command. */
 export interface Io {
   stdin: AsyncIterable<Uint8Array | string>;
+  /** Whether stdin is a terminal (then the user is told how to end the input). */
+  stdinIsTTY: boolean;
   /** Writes to stdout; resolves once the text is handed to the OS. */
   out(text: string): Promise<void>;
   /** Writes to stderr. */
@@ -25,6 +27,7 @@ export function processIo(): Io {
   });
   return {
     stdin: process.stdin,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
     out: (text) =>
       new Promise((resolve, reject) => {
         process.stdout.write(text, (e) => (e ? reject(e) : resolve()));

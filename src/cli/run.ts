@@ -15,13 +15,18 @@ export const HELP = `Usage: taskmoe <command> [options]
 Task-level Mixture-of-Experts translation on WebGPU (Node, through Dawn).
 
 Commands:
-  translate   translate stdin to stdout, one line per line       taskmoe translate --model <dir> --to <lang>
-  eval        translate a test set and score chrF2 and BLEU      taskmoe eval --model <dir> --to <lang> --src F --ref F
-  info        show the WebGPU adapter and its features           taskmoe info
-  extract     cut a per-language model out of a task-MoE model   taskmoe extract --model <dir> --out <dir> [--tasks de,fr]
+  translate   translate stdin to stdout, one line per input line
+  eval        translate a test set and score it with chrF2 and BLEU
+  info        show the WebGPU adapter and its features
+  extract     cut per-language models out of a task-routed MoE model
+
+Examples:
+  taskmoe translate --model models/task_task --to de < in.txt > out.de.txt
+  taskmoe eval --model models/task_task --to fr --src test.en --ref test.fr --beam 4
+  taskmoe extract --model models/task_task --out models/task_task-de-fr --tasks de,fr
 
 Run \`taskmoe <command> --help\` for a command's options. Exit status: 0 success, 1 error, 2 bad arguments
-(including an unknown target language). Set TASKMOE_DEBUG=1 to see stack traces of unexpected errors.
+(including an unknown target language), 130 interrupted. TASKMOE_DEBUG=1 prints stack traces of unexpected errors.
 `;
 
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
@@ -35,7 +40,7 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<numb
 export function describeError(e: unknown): { line: string; status: number } {
   const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
   if (e instanceof UsageError || e instanceof UnknownLanguageError) return { line: oneLine(e.message), status: 2 };
-  if (e instanceof TaskmoeError) return { line: oneLine(e.message), status: 1 };
+  if (e instanceof TaskmoeError) return { line: oneLine(e.message), status: e.code === 'aborted' ? 130 : 1 };
   const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   const hint = process.env.TASKMOE_DEBUG ? '' : ' (unexpected; set TASKMOE_DEBUG=1 for the stack trace)';
   return { line: `${oneLine(msg)}${hint}`, status: 1 };

@@ -75,6 +75,7 @@ export async function translateCommand(argv: readonly string[], io: Io): Promise
   const o = decodeOptions('translate', opts);
   const tr = await openTranslator(o.model, o.to);
   try {
+    if (io.stdinIsTTY) io.err('taskmoe: reading lines to translate; end with Ctrl-D\n');
     const lines = splitLines(await readStdin(io.stdin));
     const translateOpts: TranslateOptions = {
       to: o.to,

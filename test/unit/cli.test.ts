@@ -60,6 +60,7 @@ describe('line handling', () => {
     expect(describeError(new UsageError('bad'))).toEqual({ line: 'bad', status: 2 });
     expect(describeError(new UnknownLanguageError('xx', ['de'])).status).toBe(2);
     expect(describeError(new TaskmoeError('x', 'two\nlines'))).toEqual({ line: 'two lines', status: 1 });
+    expect(describeError(new TaskmoeError('aborted', 'The translation was aborted.')).status).toBe(130);
     expect(describeError(new Error('boom')).line).toMatch(/^Error: boom \(unexpected/);
   });
 });
@@ -103,13 +104,16 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** LocalTranslator's output for `texts` (whitespace-only texts give ''). */
-  async function reference(dir: string, texts: string[], to: string, beam = 1): Promise<string[]> {
+  /**
+   * LocalTranslator's output for `texts` (whitespace-only texts give ''), with the CLI's default batch size: the
+   * decoding step limit follows the longest source of a batch, so batching is part of the comparison.
+   */
+  async function reference(dir: string, texts: string[], to: string, beam = 1, batchSize = 32): Promise<string[]> {
     const tr = await LocalTranslator.create(ctx, nodeFiles(dir));
     try {
       return await tr.translate(
         texts.map((t) => (t.trim() === '' ? '' : t)),
-        { to, beam, batchSize: 32 },
+        { to, beam, batchSize },
       );
     } finally {
       tr.dispose();
@@ -167,7 +171,7 @@ describe('taskmoe command (built CLI, Dawn)', () => {
       expect(got).toHaveLength(texts.length);
       expect(got[1]).toBe('');
       expect(got[3]).toBe('');
-      expect(got).toEqual((await reference(MODEL, texts, 'de', beam)).map(oneLine));
+      expect(got).toEqual((await reference(MODEL, texts, 'de', beam, 2)).map(oneLine));
     });
   }
 
@@ -310,5 +314,15 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^extracted de, fr to /);
     expect(existsSync(join(out, 'config.json'))).toBe(true);
+    // The extracted model translates like the whole one, and only into the languages kept.
+    const texts = ['Open the file.', '', 'Inserts a new column after the current column.'];
+    const whole = cli(['translate', '--model', MODEL, '--to', 'fr'], `${texts.join('\n')}\n`);
+    const part = cli(['translate', '--model', out, '--to', 'fr'], `${texts.join('\n')}\n`);
+    expect(part.errLines).toEqual([]);
+    expect(part.status).toBe(0);
+    expect(part.stdout).toBe(whole.stdout);
+    const es = cli(['translate', '--model', out, '--to', 'es'], 'Hello\n');
+    expect(es.status).toBe(2);
+    expect(es.errLines[0]).toMatch(/"es".*Available: de, fr/);
   });
 });
