@@ -17,7 +17,14 @@ import { testContext } from '../setup/gpu';
 /** Records which files were read. */
 function spyFiles(files: ModelFiles): ModelFiles & { reads: string[] } {
   const reads: string[] = [];
-  return { location: files.location, reads, read: (p, o) => (reads.push(p), files.read(p, o)) };
+  return {
+    location: files.location,
+    reads,
+    read: (p, o) => {
+      reads.push(p);
+      return files.read(p, o);
+    },
+  };
 }
 
 function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
