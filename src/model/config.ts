@@ -5,8 +5,9 @@ export type Routing = 'token' | 'task' | 'dense';
 
 /** A model file that does not describe a model taskmoe can run. */
 export class ModelFormatError extends TaskmoeError {
-  constructor(message: string) {
-    super('malformed-model', `${message}. Re-export the model (training/taskmoe_train/export.py) or check its files.`);
+  /** `hint` says what to do; by default, to re-export the model or check its files. */
+  constructor(message: string, hint = 'Re-export the model (training/taskmoe_train/export.py) or check its files.') {
+    super('malformed-model', `${message}. ${hint}`);
   }
 }
 

@@ -49,12 +49,18 @@ export async function extractModel(
   const cfg = await readConfig(files);
   const layers = taskRoutedLayers(cfg);
   if (layers.length === 0) {
-    throw new ModelFormatError(`model "${cfg.variant}" has no task-routed MoE layer, so there is nothing to extract`);
+    throw new ModelFormatError(
+      `model "${cfg.variant}" has no task-routed MoE layer, so there is nothing to extract`,
+      'Extract a model whose encoder or decoder routes by task (task_task, token_task).',
+    );
   }
   const tasks = opts.tasks ?? cfg.languages;
   for (const t of tasks) {
     if (!cfg.languages.includes(t)) {
-      throw new ModelFormatError(`language "${t}" is not one of the model's (${cfg.languages.join(', ')})`);
+      throw new ModelFormatError(
+        `language "${t}" is not one of the model's (${cfg.languages.join(', ')})`,
+        'Pick languages from that list.',
+      );
     }
   }
   const all = new Map<string, HostTensor>();
