@@ -1,0 +1,362 @@
+// Downloads model files listed in a manifest: streamed with progress, cancellable, verified against the manifest's
+// sha256 before anyone sees the bytes, and cached (Cache API, else IndexedDB, else memory). Browser-safe; in Node the
+// fetch and the cache are injected.
+import { TaskmoeError } from '../gpu/errors';
+import type { ManifestFile } from './manifest';
+import { ModelNotFoundError } from './model-files';
+
+/** A downloaded (or cached) file does not match the manifest's size or sha256, even after one refetch. */
+export class IntegrityError extends TaskmoeError {
+  readonly file: string;
+  readonly expected: { bytes: number; sha256: string };
+  readonly actual: { bytes: number; sha256: string };
+  constructor(file: string, expected: ManifestFile, actual: { bytes: number; sha256: string }) {
+    super(
+      'integrity',
+      `${file}: got ${actual.bytes} bytes with sha256 ${actual.sha256}, the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256} (refetched once). The server holds a different or damaged file: re-upload the model or check the manifest.`,
+    );
+    this.file = file;
+    this.expected = { bytes: expected.bytes, sha256: expected.sha256 };
+    this.actual = actual;
+  }
+}
+
+/** A download was cancelled through its AbortSignal. */
+export class DownloadAbortedError extends TaskmoeError {
+  constructor(file: string) {
+    super('aborted', `The download of ${file} was aborted.`);
+  }
+}
+
+/** Where verified files are kept between sessions. Keys are absolute URLs (with the sha256 in the query). */
+export interface ShardCache {
+  /** "cache-api", "indexeddb" or "memory". */
+  readonly kind: string;
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** May reject with a quota error (DOMException "QuotaExceededError"). */
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** A cache in this process's memory only. */
+export function memoryCache(): ShardCache & { readonly entries: Map<string, Uint8Array> } {
+  const entries = new Map<string, Uint8Array>();
+  return {
+    kind: 'memory',
+    entries,
+    get: async (key) => entries.get(key),
+    put: async (key, bytes) => {
+      entries.set(key, bytes);
+    },
+    delete: async (key) => {
+      entries.delete(key);
+    },
+  };
+}
+
+/** The browser's Cache API (`caches`), one named cache. */
+export function cacheApiCache(name = 'taskmoe-models'): ShardCache {
+  const open = (): Promise<Cache> => caches.open(name);
+  return {
+    kind: 'cache-api',
+    async get(key) {
+      const res = await (await open()).match(key);
+      return res ? new Uint8Array(await res.arrayBuffer()) : undefined;
+    },
+    async put(key, bytes) {
+      const body = new Uint8Array(bytes); // a copy: Response takes ownership semantics of its source in some engines
+      await (await open()).put(
+        key,
+        new Response(body, {
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) },
+        }),
+      );
+    },
+    async delete(key) {
+      await (await open()).delete(key);
+    },
+  };
+}
+
+function idbRequest<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** IndexedDB, for browsers (or contexts) without the Cache API. */
+export function indexedDbCache(name = 'taskmoe-models'): ShardCache {
+  let db: Promise<IDBDatabase> | null = null;
+  const open = (): Promise<IDBDatabase> => {
+    db ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('files');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    return db;
+  };
+  const store = async (mode: IDBTransactionMode): Promise<IDBObjectStore> =>
+    (await open()).transaction('files', mode).objectStore('files');
+  return {
+    kind: 'indexeddb',
+    async get(key) {
+      const v = await idbRequest((await store('readonly')).get(key));
+      return v instanceof ArrayBuffer ? new Uint8Array(v) : undefined;
+    },
+    async put(key, bytes) {
+      const copy = bytes.slice().buffer;
+      await idbRequest((await store('readwrite')).put(copy, key));
+    },
+    async delete(key) {
+      await idbRequest((await store('readwrite')).delete(key));
+    },
+  };
+}
+
+/** The best cache this context has: the Cache API, else IndexedDB, else memory. */
+export function defaultCache(): ShardCache {
+  if (typeof caches !== 'undefined') return cacheApiCache();
+  if (typeof indexedDB !== 'undefined') return indexedDbCache();
+  return memoryCache();
+}
+
+/** Hex sha256 of `bytes` (WebCrypto: browsers, workers and Node 20). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function isQuotaError(e: unknown): boolean {
+  const name = (e as { name?: string } | null)?.name;
+  return name === 'QuotaExceededError' || name === 'NS_ERROR_DOM_QUOTA_REACHED';
+}
+
+/** Progress of one file, as {@link ShardLoader.load} reports it. */
+export interface FileProgress {
+  shard: string;
+  loaded: number;
+  total: number;
+  cached: boolean;
+}
+
+/** Options of {@link ShardLoader}. */
+export interface ShardLoaderOptions {
+  /** Folder URL the manifest's file names are relative to (the manifest's own folder). */
+  baseUrl: string;
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Defaults to {@link defaultCache}. */
+  cache?: ShardCache;
+  /** Where warnings go (cache fallbacks, corrupt cache entries); default console.warn. */
+  warn?: (message: string) => void;
+}
+
+/** Counters of a {@link ShardLoader}. */
+export interface LoaderStats {
+  /** Network requests started. */
+  fetches: number;
+  /** Bytes received over the network (including discarded, mismatching downloads). */
+  bytesDownloaded: number;
+  /** Bytes served from the cache (verified). */
+  bytesFromCache: number;
+}
+
+/** Downloads, verifies and caches the files of one model. */
+export class ShardLoader {
+  readonly baseUrl: string;
+  readonly stats: LoaderStats = { fetches: 0, bytesDownloaded: 0, bytesFromCache: 0 };
+  private readonly fetchImpl: typeof fetch;
+  private cache: ShardCache;
+  private readonly warn: (message: string) => void;
+
+  constructor(opts: ShardLoaderOptions) {
+    const base = opts.baseUrl.endsWith('/') ? opts.baseUrl : `${opts.baseUrl}/`;
+    this.baseUrl = new URL(base, globalThis.location?.href ?? 'http://localhost/').toString();
+    this.fetchImpl = opts.fetch ?? ((input, init) => fetch(input, init));
+    this.cache = opts.cache ?? defaultCache();
+    this.warn = opts.warn ?? ((m) => console.warn(`[taskmoe] ${m}`));
+  }
+
+  /** The cache in use ("memory" after a quota error). */
+  get cacheKind(): string {
+    return this.cache.kind;
+  }
+
+  /** Absolute URL of a file of the model. */
+  url(file: string): string {
+    return new URL(file, this.baseUrl).toString();
+  }
+
+  private key(f: ManifestFile): string {
+    return `${this.url(f.file)}?sha256=${f.sha256}`;
+  }
+
+  /** Whether a verified copy of `f` is in the cache (without reading it into the GPU). */
+  async has(f: ManifestFile): Promise<boolean> {
+    return (await this.fromCache(f, false)) !== undefined;
+  }
+
+  /**
+   * The bytes of `f`, verified against its size and sha256: from the cache when a good copy is there, else from the
+   * network (refetched once if the download is truncated or mismatching, then {@link IntegrityError}). A verified
+   * download is cached; a corrupt cache entry is deleted and refetched.
+   */
+  async load(
+    f: ManifestFile,
+    opts: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<Uint8Array> {
+    const { signal, onProgress } = opts;
+    if (signal?.aborted) throw new DownloadAbortedError(f.file);
+    const cached = await this.fromCache(f, true);
+    if (cached) {
+      this.stats.bytesFromCache += cached.byteLength;
+      onProgress?.({ shard: f.file, loaded: cached.byteLength, total: cached.byteLength, cached: true });
+      return cached;
+    }
+    let last: { bytes: number; sha256: string } = { bytes: 0, sha256: '' };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await this.download(f, onProgress, signal);
+      } catch (e) {
+        if (e instanceof DownloadAbortedError || e instanceof ModelNotFoundError || attempt === 1) throw e;
+        this.warn(`${f.file}: the download broke off (${(e as Error).message}); fetching it again`);
+        continue;
+      }
+      const sha = await sha256Hex(bytes);
+      if (bytes.byteLength === f.bytes && sha === f.sha256) {
+        await this.store(f, bytes);
+        return bytes;
+      }
+      last = { bytes: bytes.byteLength, sha256: sha };
+      if (attempt === 0) this.warn(`${f.file}: downloaded file does not match the manifest; fetching it again`);
+    }
+    throw new IntegrityError(f.file, f, last);
+  }
+
+  private async fromCache(f: ManifestFile, count: boolean): Promise<Uint8Array | undefined> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.cache.get(this.key(f));
+    } catch (e) {
+      this.warn(`${f.file}: cache read failed (${(e as Error).message}); using the network`);
+      return undefined;
+    }
+    if (!bytes) return undefined;
+    if (bytes.byteLength === f.bytes && (await sha256Hex(bytes)) === f.sha256) return bytes;
+    if (count) this.warn(`${f.file}: the cached copy is corrupt; deleting it and fetching the file again`);
+    try {
+      await this.cache.delete(this.key(f));
+    } catch {
+      // A cache that cannot delete will be overwritten by the next put.
+    }
+    return undefined;
+  }
+
+  private async store(f: ManifestFile, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.cache.put(this.key(f), bytes);
+    } catch (e) {
+      const why = isQuotaError(e) ? 'storage quota exceeded' : (e as Error).message;
+      this.warn(`cannot cache ${f.file} (${why}); keeping model files in memory only from now on`);
+      const mem = memoryCache();
+      this.cache = mem;
+      await mem.put(this.key(f), bytes);
+    }
+  }
+
+  private async download(
+    f: ManifestFile,
+    onProgress: ((p: FileProgress) => void) | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Uint8Array> {
+    const url = this.url(f.file);
+    this.stats.fetches++;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { cache: 'no-store', ...(signal ? { signal } : {}) });
+    } catch (cause) {
+      if (signal?.aborted) throw new DownloadAbortedError(f.file);
+      throw new ModelNotFoundError(url, { cause });
+    }
+    if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);
+    const header = Number(res.headers.get('content-length'));
+    const total = Number.isSafeInteger(header) && header > 0 ? header : f.bytes;
+    if (!res.body) {
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      this.stats.bytesDownloaded += bytes.byteLength;
+      onProgress?.({ shard: f.file, loaded: bytes.byteLength, total, cached: false });
+      return bytes;
+    }
+    const reader = res.body.getReader();
+    let buf = new Uint8Array(Math.max(total, f.bytes, 1));
+    let n = 0;
+    const onAbort = (): void => {
+      reader.cancel().catch(() => {});
+    };
+    signal?.addEventListener('abort', onAbort);
+    try {
+      onProgress?.({ shard: f.file, loaded: 0, total, cached: false });
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (e) {
+          if (signal?.aborted) throw new DownloadAbortedError(f.file);
+          throw e;
+        }
+        if (signal?.aborted) throw new DownloadAbortedError(f.file);
+        if (chunk.done) break;
+        const c = chunk.value;
+        if (n + c.byteLength > buf.byteLength) {
+          const bigger = new Uint8Array(Math.max(2 * buf.byteLength, n + c.byteLength));
+          bigger.set(buf.subarray(0, n));
+          buf = bigger;
+        }
+        buf.set(c, n);
+        n += c.byteLength;
+        this.stats.bytesDownloaded += c.byteLength;
+        onProgress?.({ shard: f.file, loaded: n, total, cached: false });
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      reader.releaseLock?.();
+    }
+    return n === buf.byteLength ? buf : buf.slice(0, n);
+  }
+
+  /**
+   * Fetches a manifest (or any small JSON) from the network, falling back to the last cached copy when the network
+   * fails, so that a cached model works offline.
+   */
+  async json(url: string, signal?: AbortSignal): Promise<unknown> {
+    const key = `${new URL(url, this.baseUrl).toString()}?latest`;
+    let text: string | undefined;
+    try {
+      this.stats.fetches++;
+      const res = await this.fetchImpl(key.replace(/\?latest$/, ''), {
+        cache: 'no-store',
+        ...(signal ? { signal } : {}),
+      });
+      if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      this.stats.bytesDownloaded += bytes.byteLength;
+      text = new TextDecoder().decode(bytes);
+      JSON.parse(text);
+      try {
+        await this.cache.put(key, bytes);
+      } catch {
+        // Not being able to cache the manifest only costs the offline start.
+      }
+    } catch (e) {
+      if (signal?.aborted) throw new DownloadAbortedError(url);
+      const cached = await this.cache.get(key).catch(() => undefined);
+      if (!cached) throw e instanceof TaskmoeError ? e : new ModelNotFoundError(url, { cause: e });
+      this.warn(`${url}: unreachable (${(e as Error).message}); using the cached copy`);
+      text = new TextDecoder().decode(cached);
+    }
+    return JSON.parse(text);
+  }
+}
