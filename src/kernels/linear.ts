@@ -10,8 +10,14 @@ import {
 import { ceilDiv, expectDType, expectLive, expectRank, leadingRows, placeholder } from './common';
 import { mixedWeightPrelude, type WeightVariant, weightVariant } from './weights';
 
-/** Rows at or below which the row-split (decode) entry point is used. */
-export const LINEAR_ROWS_MAX = 8;
+/**
+ * Rows at or below which the row-split entry point is used (8 rows per workgroup): measured on lavapipe it beats the
+ * 64x64 tile up to 32 rows (bench:kernels, 16 rows: 4x faster), where most of a 64-row tile would be wasted.
+ */
+export const LINEAR_ROWS_MAX = 32;
+
+/** Rows one workgroup of `main_rows` computes (ROWS in shaders/linear.wgsl). */
+const ROWS_PER_GROUP = 8;
 
 export type LinearEntry = 'main' | 'main_rows';
 
@@ -123,7 +129,7 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
     .build();
   const grid =
     entry === 'main_rows'
-      ? ([ceilDiv(N, 32), ceilDiv(M, LINEAR_ROWS_MAX)] as const)
+      ? ([ceilDiv(N, 32), ceilDiv(M, ROWS_PER_GROUP)] as const)
       : ([ceilDiv(N, 64), ceilDiv(M, 64)] as const);
   const biasVariant = b ? weightVariant(ctx, b.dtype) : variant;
   rec.dispatch(

@@ -6,13 +6,15 @@ import { linearRef } from '../reference/linear';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
 
-// Awkward shapes: 1 and 3 rows (decode entry point), 9 and 257 rows (tiled), odd feature counts.
+// Awkward shapes: up to 32 rows take the row-split entry point (1, 3, 8, 9 rows), 33 and 257 rows the 64x64 tile;
+// odd feature counts.
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1],
   [1, 3, 257],
   [3, 257, 33],
   [8, 64, 100],
   [9, 17, 5],
+  [33, 40, 24],
   [257, 130, 70],
 ];
 
