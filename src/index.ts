@@ -1,6 +1,7 @@
 // The public API of the taskmoe package.
 export { createTranslator } from './engine/create-translator';
-export { UnknownLanguageError } from './engine/errors';
+export { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './engine/errors';
+export { defaultMemoryBudget, InThreadTranslator, type InThreadTranslatorOptions } from './engine/inthread-translator';
 export type {
   Activation,
   Backend,
@@ -13,7 +14,17 @@ export type {
   TranslateOptions,
   Translator,
 } from './engine/translator';
-export { DeviceLostError, TaskmoeError, WebGPUUnavailableError } from './gpu/errors';
+export { WorkerTranslator } from './engine/worker-translator';
+export { createGpuContext, DeviceLostError, type GpuContext, TaskmoeError, WebGPUUnavailableError } from './gpu';
 export { TranslationAbortedError } from './model/search';
-export { ManifestError } from './runtime/manifest';
+export { type Manifest, ManifestError, type ManifestFile } from './runtime/manifest';
 export { ModelNotFoundError } from './runtime/model-files';
+export {
+  cacheApiCache,
+  DownloadAbortedError,
+  defaultCache,
+  IntegrityError,
+  indexedDbCache,
+  memoryCache,
+  type ShardCache,
+} from './runtime/shard-loader';

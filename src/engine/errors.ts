@@ -10,3 +10,19 @@ export class UnknownLanguageError extends TaskmoeError {
     this.available = available;
   }
 }
+
+/** The requested backend cannot run here (no WebGPU adapter for `webgpu`; the WASM engine is not built yet). */
+export class BackendUnavailableError extends TaskmoeError {
+  readonly backend: string;
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super('backend-unavailable', message, options);
+    this.backend = backend;
+  }
+}
+
+/** The translator was disposed; create a new one. */
+export class TranslatorDisposedError extends TaskmoeError {
+  constructor() {
+    super('disposed', 'This translator was disposed. Create a new one with createTranslator().');
+  }
+}

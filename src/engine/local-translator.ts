@@ -20,6 +20,20 @@ export interface TranslateOptions {
   signal?: AbortSignal;
   /** Decode exactly maxSteps steps whatever the model emits (throughput benchmarks with random weights). */
   forceSteps?: boolean;
+  /** translateIds: after each decoding step, the indices (into `src`) of the batch's rows and their ids so far. */
+  onStep?: (rows: readonly number[], partial: readonly number[][]) => void;
+  /** translate: after each decoding step, every text's output so far (finished pieces plus the live ones). */
+  onPartial?: (texts: string[]) => void;
+}
+
+/** The batch whose gate outputs {@link LocalTranslator.trace} holds. */
+export interface TraceBatch {
+  /** Source id lists of the batch's rows (row b of the trace's [B·S] token rows is src[b]). */
+  src: number[][];
+  /** Padded source length of the batch. */
+  S: number;
+  /** For each row, the index of the input text it came from (set by `translate`), else its index in `src`. */
+  texts: number[];
 }
 
 /** Token ids of one translation, before detokenization. */
@@ -34,6 +48,9 @@ export class LocalTranslator {
   readonly loaded: LoadedModel;
   readonly files: ModelFiles;
   private lastTrace: Trace | null = null;
+  private lastBatch: TraceBatch | null = null;
+  /** Output tokens (ids plus </s>) of the last translateIds call. */
+  lastOutputTokens = 0;
 
   private constructor(ctx: GpuContext, loaded: LoadedModel, files: ModelFiles) {
     this.ctx = ctx;
@@ -131,6 +148,8 @@ export class LocalTranslator {
     const out: number[][] = new Array(src.length);
     this.lastTrace?.dispose();
     this.lastTrace = null;
+    this.lastBatch = null;
+    this.lastOutputTokens = 0;
     for (let i = 0; i < order.length; i += batchSize) {
       const idx = order.slice(i, i + batchSize);
       const batchSrc = idx.map((j) => src[j] as number[]);
@@ -144,6 +163,7 @@ export class LocalTranslator {
           trace,
           forceSteps: opts.forceSteps ?? false,
           ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.onStep ? { onStep: (p: number[][]) => opts.onStep?.(idx, p) } : {}),
         };
         const res =
           (opts.beam ?? 1) > 1
@@ -151,11 +171,13 @@ export class LocalTranslator {
             : await greedySearch(this.ctx, this.loaded.model, w, batch, search);
         idx.forEach((j, k) => {
           out[j] = res[k] as number[];
+          this.lastOutputTokens += (res[k] as number[]).length + 1;
         });
       } finally {
         for (const t of [batch.ids, batch.lengths, batch.tokenTasks]) t.dispose();
         this.lastTrace?.dispose();
         this.lastTrace = trace;
+        this.lastBatch = { src: batchSrc, S, texts: idx };
       }
     }
     return out;
@@ -179,13 +201,33 @@ export class LocalTranslator {
         owner.push(i);
       }
     });
-    const outIds = pieces.length ? await this.translateIds(pieces, opts) : [];
-    const parts: string[][] = texts.map(() => []);
-    outIds.forEach((ids, k) => {
-      (parts[owner[k] as number] as string[]).push(tok.decode(ids));
-    });
     const sep = opts.to.startsWith('zh') ? '' : ' ';
-    return parts.map((p) => p.join(sep));
+    const join = (ids: ReadonlyArray<readonly number[] | undefined>): string[] => {
+      const parts: string[][] = texts.map(() => []);
+      ids.forEach((p, k) => {
+        if (p) (parts[owner[k] as number] as string[]).push(tok.decode(p));
+      });
+      return parts.map((p) => p.join(sep));
+    };
+    let onStep = opts.onStep;
+    const onPartial = opts.onPartial;
+    if (onPartial) {
+      const live: Array<readonly number[] | undefined> = new Array(pieces.length);
+      onStep = (rows, partial) => {
+        rows.forEach((j, k) => {
+          live[j] = partial[k];
+        });
+        onPartial(join(live));
+      };
+    }
+    const outIds = pieces.length ? await this.translateIds(pieces, { ...opts, ...(onStep ? { onStep } : {}) }) : [];
+    if (this.lastBatch && pieces.length) this.lastBatch.texts = this.lastBatch.texts.map((j) => owner[j] as number);
+    return join(outIds);
+  }
+
+  /** The source rows of the batch whose gate outputs {@link trace} holds. */
+  get traceBatch(): TraceBatch | null {
+    return this.lastBatch;
   }
 
   /** Gate outputs of the last batch translated (for the activation view); owned by the translator. */

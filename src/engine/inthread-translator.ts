@@ -1,0 +1,354 @@
+// The in-thread Translator: a LocalTranslator on this thread's GPU device, fed by the shard loader. Downloads the
+// trunk with the first language and each further language's own shard on demand; keeps task shards resident under a
+// memory budget (least recently used evicted); runs one call at a time; recovers once from a lost device.
+import { adapterName, createGpuContext, DeviceLostError, type GpuContext } from '../gpu';
+import { TranslationAbortedError } from '../model/search';
+import { type Manifest, type ManifestFile, parseManifest } from '../runtime/manifest';
+import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
+import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
+import { LocalTranslator } from './local-translator';
+import { streamFromCallback } from './stream';
+import type {
+  Activation,
+  CreateTranslatorOptions,
+  LayerActivation,
+  LoadOptions,
+  PartialTranslation,
+  Stats,
+  TranslateOptions,
+  Translator,
+} from './translator';
+
+const MIB = 1024 * 1024;
+
+/** Options of {@link InThreadTranslator.create}: the public options plus what tests and Node inject. */
+export interface InThreadTranslatorOptions extends Omit<CreateTranslatorOptions, 'worker'> {
+  /** Defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Defaults to the Cache API, else IndexedDB, else memory. */
+  cache?: ShardCache;
+  /** Makes the GPU context (again after a device loss); defaults to `createGpuContext()` (navigator.gpu). */
+  createContext?: () => Promise<GpuContext>;
+  /** Where warnings go; default console.warn. */
+  warn?: (message: string) => void;
+}
+
+/** Default budget for resident weights: a quarter of the adapter's maxBufferSize, clamped to [256 MiB, 2 GiB]. */
+export function defaultMemoryBudget(limits: { maxBufferSize: number }): number {
+  return Math.min(2048 * MIB, Math.max(256 * MIB, Math.floor(limits.maxBufferSize / 4)));
+}
+
+/** A {@link Translator} running on this thread's GPU device. Create it with {@link InThreadTranslator.create}. */
+export class InThreadTranslator implements Translator {
+  readonly manifest: Manifest;
+  readonly loader: ShardLoader;
+  readonly memoryBudget: number;
+  private ctx: GpuContext;
+  private local: LocalTranslator | null = null;
+  /** Resident languages, least recently used first. */
+  private resident: string[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+  private current: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } | null = null;
+  private readonly createContext: () => Promise<GpuContext>;
+  private disposed = false;
+  private lastTo: string | null = null;
+  private counters = { tokens: 0, tokensPerSecond: 0, evictions: 0, deviceLosses: 0 };
+  private readonly files: ModelFiles;
+
+  private constructor(
+    manifest: Manifest,
+    loader: ShardLoader,
+    ctx: GpuContext,
+    createContext: () => Promise<GpuContext>,
+    memoryBudget: number,
+  ) {
+    this.manifest = manifest;
+    this.loader = loader;
+    this.ctx = ctx;
+    this.createContext = createContext;
+    this.memoryBudget = memoryBudget;
+    this.files = {
+      location: loader.baseUrl,
+      read: (path, o) => {
+        const f = this.fileEntry(path);
+        const signal = o?.signal ?? this.current?.signal;
+        const onProgress = this.current?.onProgress;
+        return this.loader.load(f, { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+      },
+    };
+  }
+
+  /**
+   * Reads the manifest at `opts.model` and opens the GPU device; no weights are fetched until a language is loaded.
+   * Rejects with `BackendUnavailableError` for `backend: 'wasm'` (not built yet) or when WebGPU is missing.
+   */
+  static async create(opts: InThreadTranslatorOptions): Promise<InThreadTranslator> {
+    const backend = opts.backend ?? 'auto';
+    if (backend === 'wasm') {
+      throw new BackendUnavailableError(
+        'wasm',
+        'The WASM (onnxruntime-web) engine is not available in this version of taskmoe. Use backend "webgpu" in a browser with WebGPU.',
+      );
+    }
+    const manifestUrl = new URL(opts.model, globalThis.location?.href ?? 'http://localhost/').toString();
+    const loader = new ShardLoader({
+      baseUrl: manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.cache ? { cache: opts.cache } : {}),
+      ...(opts.warn ? { warn: opts.warn } : {}),
+    });
+    const manifest = parseManifest(await loader.json(manifestUrl));
+    const createContext = opts.createContext ?? (() => createGpuContext());
+    let ctx: GpuContext;
+    try {
+      ctx = await createContext();
+    } catch (cause) {
+      throw new BackendUnavailableError(
+        'webgpu',
+        `WebGPU cannot run here: ${(cause as Error).message}. Use a browser with WebGPU enabled.`,
+        { cause },
+      );
+    }
+    return new InThreadTranslator(
+      manifest,
+      loader,
+      ctx,
+      createContext,
+      opts.memoryBudget ?? defaultMemoryBudget(ctx.limits),
+    );
+  }
+
+  /** The GPU context in use (it changes after a device loss); for diagnostics and tests. */
+  get gpu(): GpuContext {
+    return this.ctx;
+  }
+
+  /** Runs `fn` after every call queued before it, so that no two calls interleave. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => {
+      if (this.disposed) throw new TranslatorDisposedError();
+      return fn();
+    });
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  private check(lang: string): void {
+    if (this.disposed) throw new TranslatorDisposedError();
+    const langs = Object.keys(this.manifest.tasks);
+    if (!langs.includes(lang)) throw new UnknownLanguageError(lang, langs);
+  }
+
+  private fileEntry(path: string): ManifestFile {
+    const m = this.manifest;
+    const all = [m.config, m.tokenizer, ...m.trunk, ...Object.values(m.tasks).flatMap((t) => t.shards)];
+    const f = all.find((x) => x.file === path);
+    if (!f) throw new ModelNotFoundError(`${this.loader.url(path)} (not listed in manifest.json)`);
+    return f;
+  }
+
+  /** The files `lang` needs: config, tokenizer, trunk and its own shards. */
+  private filesFor(lang: string): ManifestFile[] {
+    const m = this.manifest;
+    return [m.config, m.tokenizer, ...m.trunk, ...(m.tasks[lang]?.shards ?? [])];
+  }
+
+  async languages(): Promise<string[]> {
+    return Object.keys(this.manifest.tasks);
+  }
+
+  async loaded(): Promise<string[]> {
+    return [...this.resident];
+  }
+
+  async load(lang: string, opts: LoadOptions = {}): Promise<void> {
+    this.check(lang);
+    return this.enqueue(() => this.ensureLoaded(lang, opts));
+  }
+
+  private async ensureLoaded(lang: string, opts: LoadOptions): Promise<void> {
+    if (opts.signal?.aborted) throw new TranslationAbortedError();
+    this.current = {
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    };
+    try {
+      this.local ??= await LocalTranslator.create(this.ctx, this.files);
+      const local = this.local;
+      if (!local.isLoaded(lang)) await local.load(lang, opts.signal ? { signal: opts.signal } : {});
+    } finally {
+      this.current = null;
+    }
+    this.resident = [...this.resident.filter((l) => l !== lang), lang];
+    this.evict();
+  }
+
+  /** Unloads least recently used task shards while the resident weights exceed the budget (never the newest). */
+  private evict(): void {
+    const local = this.local;
+    if (!local?.extracted) return;
+    while (this.resident.length > 1 && local.loaded.store.bytes() > this.memoryBudget) {
+      const victim = this.resident.shift() as string;
+      local.unload(victim);
+      this.counters.evictions++;
+    }
+  }
+
+  async prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
+    this.check(lang);
+    for (const f of this.filesFor(lang)) {
+      if (await this.loader.has(f)) continue;
+      await this.loader.load(f, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    }
+  }
+
+  async unload(lang: string): Promise<void> {
+    this.check(lang);
+    return this.enqueue(async () => {
+      if (this.local?.extracted) this.local.unload(lang);
+      this.resident = this.resident.filter((l) => l !== lang);
+    });
+  }
+
+  async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    this.check(opts.to);
+    const input = [...texts];
+    return this.enqueue(async () => {
+      try {
+        return await this.run(input, opts);
+      } catch (e) {
+        if (!(e instanceof DeviceLostError) && !this.ctx.isLost) throw e;
+        await this.recover();
+        return await this.run(input, opts);
+      }
+    });
+  }
+
+  private async run(texts: string[], opts: TranslateOptions): Promise<string[]> {
+    if (opts.signal?.aborted) throw new TranslationAbortedError();
+    if (texts.every((t) => t.trim() === '')) return texts.map(() => '');
+    await this.ensureLoaded(opts.to, opts.signal ? { signal: opts.signal } : {});
+    const local = this.local as LocalTranslator;
+    const onPartial = opts.onPartial;
+    const t0 = performance.now();
+    const out = await local.translate(texts, {
+      to: opts.to,
+      ...(opts.beam !== undefined ? { beam: opts.beam } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(onPartial ? { onPartial: (p: string[]) => onPartial({ texts: p, done: false }) } : {}),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    this.counters.tokens += local.lastOutputTokens;
+    this.counters.tokensPerSecond = seconds > 0 ? local.lastOutputTokens / seconds : 0;
+    this.lastTo = opts.to;
+    return out;
+  }
+
+  /** Re-creates the GPU context after a device loss and reloads the resident languages (from the cache). */
+  private async recover(): Promise<void> {
+    this.counters.deviceLosses++;
+    const langs = [...this.resident];
+    try {
+      this.local?.dispose();
+    } catch {
+      // The old device is gone; its buffers go with it.
+    }
+    this.ctx.dispose();
+    this.local = null;
+    this.resident = [];
+    this.ctx = await this.createContext();
+    for (const lang of langs) await this.ensureLoaded(lang, {});
+  }
+
+  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
+    return streamFromCallback((onPartial) =>
+      this.translate(texts, {
+        ...opts,
+        onPartial: (p) => {
+          opts.onPartial?.(p);
+          onPartial(p);
+        },
+      }),
+    );
+  }
+
+  async activation(): Promise<Activation | null> {
+    return this.enqueue(() => this.readActivation());
+  }
+
+  private async readActivation(): Promise<Activation | null> {
+    const local = this.local;
+    const to = this.lastTo;
+    if (!local || to === null) return null;
+    const cfg = local.loaded.cfg;
+    const tok = local.loaded.tokenizer;
+    const trace = local.trace;
+    const batch = local.traceBatch;
+    const layers: LayerActivation[] = [];
+    for (const stack of ['encoder', 'decoder'] as const) {
+      const routing = stack === 'encoder' ? cfg.encRouting : cfg.decRouting;
+      if (routing === 'dense') continue;
+      for (const layer of cfg.moeLayers[stack]) {
+        const entry: LayerActivation = { stack, layer, routing, experts: cfg.nExperts };
+        const g = trace?.gates.find((x) => x.stack === stack && x.layer === layer);
+        const fixed = cfg.taskGates?.[to]?.find((x) => x.stack === stack && x.layer === layer);
+        if (routing === 'task' && fixed) {
+          entry.task = { experts: [...fixed.experts], weights: [...fixed.weights] };
+        } else if (g && batch && batch.src.length > 0) {
+          const k = g.indices.shape[1] as number;
+          const idx = (await this.ctx.read(g.indices)) as Uint32Array;
+          const wts = (await this.ctx.read(g.weights)) as Float32Array;
+          const row = (s: number): { experts: number[]; weights: number[] } => ({
+            experts: Array.from(idx.subarray(s * k, s * k + k)),
+            weights: Array.from(wts.subarray(s * k, s * k + k)),
+          });
+          if (routing === 'task') entry.task = row(0);
+          else {
+            const src = batch.src[0] as number[];
+            const rows = src.map((_, s) => row(s));
+            entry.perToken = {
+              tokens: src.map((id) => tok.idToPiece(id)),
+              experts: rows.map((r) => r.experts),
+              weights: rows.map((r) => r.weights),
+            };
+          }
+        }
+        layers.push(entry);
+      }
+    }
+    return { to, text: batch?.texts[0] ?? 0, layers };
+  }
+
+  async stats(): Promise<Stats> {
+    return {
+      backend: 'webgpu',
+      adapter: adapterName(this.ctx.adapter),
+      tokensPerSecond: this.counters.tokensPerSecond,
+      tokens: this.counters.tokens,
+      bytesDownloaded: this.loader.stats.bytesDownloaded,
+      bytesFromCache: this.loader.stats.bytesFromCache,
+      bytesResident: this.local?.loaded.store.bytes() ?? 0,
+      memoryBudget: this.memoryBudget,
+      resident: [...this.resident],
+      evictions: this.counters.evictions,
+      deviceLosses: this.counters.deviceLosses,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    await this.enqueue(async () => {
+      this.disposed = true;
+      this.local?.dispose();
+      this.local = null;
+      this.resident = [];
+      this.ctx.dispose();
+    });
+  }
+}

@@ -1,0 +1,149 @@
+// The worker side of WorkerTranslator: an InThreadTranslator behind a comlink endpoint. Callbacks arrive as comlink
+// proxies and are released when their call ends; AbortSignals are bridged by call id; errors travel as WireError.
+import * as Comlink from 'comlink';
+import { InThreadTranslator, type InThreadTranslatorOptions } from './inthread-translator';
+import type { Activation, CreateTranslatorOptions, PartialTranslation, Progress, Stats } from './translator';
+import { toWire, type WireError } from './wire-errors';
+
+/** A host call's outcome: errors are returned, not thrown, so that their class survives the trip. */
+export type WireResult<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+/** A callback passed with `Comlink.proxy`; in the worker it is a comlink Remote, released when its call ends. */
+export type Callback<T> = ((p: T) => void) & Comlink.ProxyMarked;
+
+/** Translate options as they cross the port (no signal, no callback). */
+export interface WireTranslateOptions {
+  to: string;
+  beam?: number;
+  batchSize?: number;
+  maxSteps?: number;
+}
+
+/** What the worker exposes; used through {@link WorkerTranslator}, not directly. */
+export class TranslatorHost {
+  private t: InThreadTranslator | null = null;
+  private readonly aborts = new Map<number, AbortController>();
+  private readonly defaults: Partial<InThreadTranslatorOptions>;
+
+  constructor(defaults: Partial<InThreadTranslatorOptions> = {}) {
+    this.defaults = defaults;
+  }
+
+  private get translator(): InThreadTranslator {
+    if (!this.t) throw new Error('createTranslator was not called in the worker');
+    return this.t;
+  }
+
+  private async wrap<T>(fn: () => Promise<T>): Promise<WireResult<T>> {
+    try {
+      return { ok: true, value: await fn() };
+    } catch (e) {
+      return { ok: false, error: toWire(e) };
+    }
+  }
+
+  private signal(callId: number | null): AbortSignal | undefined {
+    if (callId === null) return undefined;
+    const ac = new AbortController();
+    this.aborts.set(callId, ac);
+    return ac.signal;
+  }
+
+  private async call<T>(
+    callId: number | null,
+    callbacks: Array<Callback<never> | undefined>,
+    fn: (signal: AbortSignal | undefined) => Promise<T>,
+  ): Promise<WireResult<T>> {
+    const signal = this.signal(callId);
+    try {
+      return await this.wrap(() => fn(signal));
+    } finally {
+      if (callId !== null) this.aborts.delete(callId);
+      for (const cb of callbacks) (cb as unknown as Comlink.Remote<unknown> | undefined)?.[Comlink.releaseProxy]();
+    }
+  }
+
+  /** Cancels the call registered under `callId` (the main thread's AbortSignal fired). */
+  abort(callId: number): void {
+    this.aborts.get(callId)?.abort();
+  }
+
+  create(opts: Omit<CreateTranslatorOptions, 'worker'>): Promise<WireResult<void>> {
+    return this.wrap(async () => {
+      this.t = await InThreadTranslator.create({ ...this.defaults, ...opts });
+    });
+  }
+
+  languages(): Promise<WireResult<string[]>> {
+    return this.wrap(() => this.translator.languages());
+  }
+
+  loaded(): Promise<WireResult<string[]>> {
+    return this.wrap(() => this.translator.loaded());
+  }
+
+  load(lang: string, callId: number | null, onProgress?: Callback<Progress>): Promise<WireResult<void>> {
+    return this.call(callId, [onProgress], (signal) =>
+      this.translator.load(lang, {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+      }),
+    );
+  }
+
+  prefetch(lang: string, callId: number | null, onProgress?: Callback<Progress>): Promise<WireResult<void>> {
+    return this.call(callId, [onProgress], (signal) =>
+      this.translator.prefetch(lang, {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+      }),
+    );
+  }
+
+  unload(lang: string): Promise<WireResult<void>> {
+    return this.wrap(() => this.translator.unload(lang));
+  }
+
+  translate(
+    texts: string[],
+    opts: WireTranslateOptions,
+    callId: number | null,
+    onPartial?: Callback<PartialTranslation>,
+  ): Promise<WireResult<string[]>> {
+    return this.call(callId, [onPartial], (signal) =>
+      this.translator.translate(texts, {
+        ...opts,
+        ...(signal ? { signal } : {}),
+        ...(onPartial ? { onPartial: (p: PartialTranslation) => void onPartial(p) } : {}),
+      }),
+    );
+  }
+
+  activation(): Promise<WireResult<Activation | null>> {
+    return this.wrap(() => this.translator.activation());
+  }
+
+  stats(): Promise<WireResult<Stats>> {
+    return this.wrap(() => this.translator.stats());
+  }
+
+  dispose(): Promise<WireResult<void>> {
+    return this.wrap(async () => {
+      await this.t?.dispose();
+      this.t = null;
+    });
+  }
+}
+
+/**
+ * Serves a {@link TranslatorHost} on `endpoint` (the worker's global scope by default). `defaults` are merged into
+ * the options of every translator it creates (e.g. a Node GPU context factory, a cache).
+ */
+export function exposeTranslatorHost(
+  endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint,
+  defaults: Partial<InThreadTranslatorOptions> = {},
+): TranslatorHost {
+  const host = new TranslatorHost(defaults);
+  Comlink.expose(host, endpoint);
+  return host;
+}

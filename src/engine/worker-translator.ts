@@ -1,0 +1,156 @@
+// The Translator proxy: every call goes to an InThreadTranslator in a Web Worker (worker-host.ts) over comlink.
+// Callbacks travel as comlink proxies (released by the worker when the call ends), AbortSignals as abort messages,
+// errors as WireErrors rebuilt into their classes.
+import * as Comlink from 'comlink';
+import { TranslationAbortedError } from '../model/search';
+import { TranslatorDisposedError } from './errors';
+import { streamFromCallback } from './stream';
+import type {
+  Activation,
+  CreateTranslatorOptions,
+  LoadOptions,
+  PartialTranslation,
+  Progress,
+  Stats,
+  TranslateOptions,
+  Translator,
+} from './translator';
+import { fromWire } from './wire-errors';
+import type { TranslatorHost, WireResult } from './worker-host';
+
+/** A {@link Translator} whose engine runs in a Web Worker. Create it with {@link WorkerTranslator.create}. */
+export class WorkerTranslator implements Translator {
+  private readonly remote: Comlink.Remote<TranslatorHost>;
+  private nextCall = 1;
+  private disposed = false;
+
+  private constructor(remote: Comlink.Remote<TranslatorHost>) {
+    this.remote = remote;
+  }
+
+  /**
+   * Connects to a worker running `taskmoe/worker` (or any endpoint serving `exposeTranslatorHost`) and creates the
+   * engine there. The caller owns the worker: terminate it after `dispose()` if it is not reused.
+   */
+  static async create(
+    endpoint: Comlink.Endpoint,
+    opts: Omit<CreateTranslatorOptions, 'worker'>,
+  ): Promise<WorkerTranslator> {
+    const t = new WorkerTranslator(Comlink.wrap<TranslatorHost>(endpoint));
+    await t.unwrap(t.remote.create({ ...opts }));
+    return t;
+  }
+
+  private async unwrap<T>(p: Promise<WireResult<T>>): Promise<T> {
+    const r = await p;
+    if (!r.ok) throw fromWire(r.error);
+    return r.value;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new TranslatorDisposedError();
+  }
+
+  /** Runs `fn` with a call id whose abort message follows `signal`. */
+  private async withSignal<T>(
+    signal: AbortSignal | undefined,
+    abortError: () => Error,
+    fn: (callId: number | null) => Promise<WireResult<T>>,
+  ): Promise<T> {
+    this.live();
+    if (!signal) return this.unwrap(fn(null));
+    if (signal.aborted) throw abortError();
+    const id = this.nextCall++;
+    const onAbort = (): void => {
+      void this.remote.abort(id);
+    };
+    signal.addEventListener('abort', onAbort);
+    try {
+      return await this.unwrap(fn(id));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  languages(): Promise<string[]> {
+    this.live();
+    return this.unwrap(this.remote.languages());
+  }
+
+  loaded(): Promise<string[]> {
+    this.live();
+    return this.unwrap(this.remote.loaded());
+  }
+
+  load(lang: string, opts: LoadOptions = {}): Promise<void> {
+    const cb = opts.onProgress;
+    return this.withSignal(
+      opts.signal,
+      () => new TranslationAbortedError(),
+      (id) => this.remote.load(lang, id, cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined),
+    );
+  }
+
+  prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
+    const cb = opts.onProgress;
+    return this.withSignal(
+      opts.signal,
+      () => new TranslationAbortedError(),
+      (id) => this.remote.prefetch(lang, id, cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined),
+    );
+  }
+
+  unload(lang: string): Promise<void> {
+    this.live();
+    return this.unwrap(this.remote.unload(lang));
+  }
+
+  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    const cb = opts.onPartial;
+    const wire = {
+      to: opts.to,
+      ...(opts.beam !== undefined ? { beam: opts.beam } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
+    };
+    return this.withSignal(
+      opts.signal,
+      () => new TranslationAbortedError(),
+      (id) =>
+        this.remote.translate([...texts], wire, id, cb ? Comlink.proxy((p: PartialTranslation) => cb(p)) : undefined),
+    );
+  }
+
+  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
+    return streamFromCallback((onPartial) =>
+      this.translate(texts, {
+        ...opts,
+        onPartial: (p) => {
+          opts.onPartial?.(p);
+          onPartial(p);
+        },
+      }),
+    );
+  }
+
+  activation(): Promise<Activation | null> {
+    this.live();
+    return this.unwrap(this.remote.activation());
+  }
+
+  stats(): Promise<Stats> {
+    this.live();
+    return this.unwrap(this.remote.stats());
+  }
+
+  /** Disposes the engine in the worker and releases the comlink proxy (the worker itself stays the caller's). */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    try {
+      await this.unwrap(this.remote.dispose());
+    } finally {
+      this.remote[Comlink.releaseProxy]();
+    }
+  }
+}

@@ -1,0 +1,351 @@
+// The in-thread Translator and its worker proxy on extracted fixture models served by a counting fake fetch:
+// on-demand shards, LRU residency, queueing, abort, device loss, streaming, activation, typed errors.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TranslatorDisposedError, UnknownLanguageError } from '../../src/engine/errors';
+import { InThreadTranslator } from '../../src/engine/inthread-translator';
+import { LocalTranslator } from '../../src/engine/local-translator';
+import type { PartialTranslation, Progress } from '../../src/engine/translator';
+import { exposeTranslatorHost } from '../../src/engine/worker-host';
+import { WorkerTranslator } from '../../src/engine/worker-translator';
+import type { GpuContext } from '../../src/gpu';
+import { TranslationAbortedError } from '../../src/model/search';
+import { extractModel } from '../../src/runtime/extract-node';
+import { type Manifest, parseManifest } from '../../src/runtime/manifest';
+import { nodeFiles } from '../../src/runtime/node-files';
+import { IntegrityError, memoryCache } from '../../src/runtime/shard-loader';
+import { testContext } from '../setup/gpu';
+
+const BASE = 'http://models.test/task/';
+const SRC = readFileSync('training/fixtures/de/dev.src', 'utf8').split('\n').filter(Boolean).slice(0, 6);
+
+/** A fetch serving the files of `dir` below BASE, streamed in 4 KiB chunks; `requests` lists the file names. */
+function server(dir: string): { fetch: typeof fetch; requests: string[] } {
+  const requests: string[] = [];
+  return {
+    requests,
+    fetch: async (input, init) => {
+      const name = String(input).slice(BASE.length);
+      requests.push(name);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(join(dir, name)));
+      } catch {
+        return new Response('not found', { status: 404 });
+      }
+      const signal = init?.signal ?? undefined;
+      let off = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(ctl) {
+          await new Promise((r) => setTimeout(r, 0));
+          if (signal?.aborted) return ctl.error(new DOMException('aborted', 'AbortError'));
+          if (off >= bytes.byteLength) return ctl.close();
+          ctl.enqueue(bytes.slice(off, off + 4096));
+          off += 4096;
+        },
+      });
+      return new Response(body, { headers: { 'content-length': String(bytes.byteLength) } });
+    },
+  };
+}
+
+for (const variant of ['task_task', 'token_task'] as const) {
+  describe(`InThreadTranslator on extracted ${variant}`, () => {
+    let dir: string;
+    let manifest: Manifest;
+    let ctx: GpuContext;
+    let ref: LocalTranslator;
+    const expected: Record<string, string[]> = {};
+    /** The reference engine's output for exactly these inputs (outputs of these untrained models depend on the batch). */
+    const refOut = (texts: string[], to: string, batchSize?: number): Promise<string[]> =>
+      ref.translate(texts, { to, ...(batchSize ? { batchSize } : {}) });
+    const contexts: GpuContext[] = [];
+    const createContext = async (): Promise<GpuContext> => {
+      const c = await testContext();
+      contexts.push(c);
+      return c;
+    };
+    const make = (
+      s: ReturnType<typeof server>,
+      extra: Partial<Parameters<typeof InThreadTranslator.create>[0]> = {},
+    ): Promise<InThreadTranslator> =>
+      InThreadTranslator.create({
+        model: `${BASE}manifest.json`,
+        fetch: s.fetch,
+        cache: memoryCache(),
+        createContext,
+        warn: () => {},
+        ...extra,
+      });
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), `taskmoe-runtime-${variant}-`));
+      await extractModel(nodeFiles(join('test/fixtures/models', variant)), dir);
+      manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+      ctx = await testContext();
+      ref = await LocalTranslator.create(ctx, nodeFiles(dir));
+      for (const to of ['de', 'fr', 'es']) expected[to] = await ref.translate(SRC, { to });
+    });
+    afterAll(() => {
+      ref?.dispose();
+      ctx?.dispose();
+      for (const c of contexts) c.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('fetches the trunk with the first language and only its own shard for the next, with progress', async () => {
+      const s = server(dir);
+      const t = await make(s);
+      expect(s.requests).toEqual(['manifest.json']);
+      expect(await t.languages()).toEqual(Object.keys(manifest.tasks));
+      const progress: Progress[] = [];
+      await t.load('de', { onProgress: (p) => progress.push(p) });
+      const trunkFiles = [manifest.config, manifest.tokenizer, ...manifest.trunk].map((f) => f.file);
+      const de = (manifest.tasks.de?.shards ?? []).map((f) => f.file);
+      const fr = (manifest.tasks.fr?.shards ?? []).map((f) => f.file);
+      expect(de).toEqual(['task-de.safetensors']);
+      expect(s.requests.slice(1).sort()).toEqual([...trunkFiles, ...de].sort());
+      for (const f of [...trunkFiles, ...de]) {
+        const last = progress.filter((p) => p.shard === f).at(-1);
+        const size = [
+          manifest.config,
+          manifest.tokenizer,
+          ...manifest.trunk,
+          ...(manifest.tasks.de?.shards ?? []),
+        ].find((x) => x.file === f)?.bytes;
+        expect(last).toEqual({ shard: f, loaded: size, total: size, cached: false });
+      }
+      const before = s.requests.length;
+      expect(await t.translate(SRC, { to: 'fr' })).toEqual(expected.fr);
+      expect(s.requests.slice(before)).toEqual(fr);
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      expect(s.requests.length).toBe(before + 1);
+      const st = await t.stats();
+      expect(st.resident).toEqual(['fr', 'de']);
+      expect(st.bytesDownloaded).toBe(
+        [manifest.config, manifest.tokenizer, ...manifest.trunk, ...(manifest.tasks.de?.shards ?? [])]
+          .concat(manifest.tasks.fr?.shards ?? [])
+          .reduce((n, f) => n + f.bytes, 0) + readFileSync(join(dir, 'manifest.json')).byteLength,
+      );
+      expect(st.bytesResident).toBeGreaterThan(0);
+      expect(st.tokens).toBeGreaterThan(0);
+      expect(st.tokensPerSecond).toBeGreaterThan(0);
+      expect(st.backend).toBe('webgpu');
+      await t.dispose();
+      await expect(t.translate(SRC, { to: 'de' })).rejects.toBeInstanceOf(TranslatorDisposedError);
+    });
+
+    it('evicts the least recently used task under a tiny memory budget and reloads it from the cache', async () => {
+      const s = server(dir);
+      const cache = memoryCache();
+      const t = await make(s, { cache, memoryBudget: 1 });
+      await t.load('de');
+      await t.load('fr');
+      let st = await t.stats();
+      expect(st.resident).toEqual(['fr']);
+      expect(st.evictions).toBe(1);
+      expect(await t.loaded()).toEqual(['fr']);
+      const fetched = s.requests.length;
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      st = await t.stats();
+      expect(st.resident).toEqual(['de']);
+      expect(st.evictions).toBe(2);
+      expect(s.requests.length).toBe(fetched);
+      expect(st.bytesFromCache).toBeGreaterThan(0);
+      await t.dispose();
+    });
+
+    it('queues concurrent translations: results equal the sequential ones', async () => {
+      const t = await make(server(dir));
+      const calls = [
+        t.translate(SRC, { to: 'de' }),
+        t.translate(SRC.slice(2), { to: 'fr', batchSize: 2 }),
+        t.translate(SRC, { to: 'es' }),
+        t.translate(SRC.slice(0, 1), { to: 'de' }),
+      ];
+      expect(await Promise.all(calls)).toEqual([
+        expected.de,
+        await refOut(SRC.slice(2), 'fr', 2),
+        expected.es,
+        await refOut(SRC.slice(0, 1), 'de'),
+      ]);
+      await t.dispose();
+    });
+
+    it('aborts mid-decoding, frees the buffers, and translates again', async () => {
+      const t = await make(server(dir));
+      await t.load('de');
+      const pool = (): number => t.gpu.pool.stats().bytesInUse;
+      const ac = new AbortController();
+      let steps = 0;
+      const p = t.translate(SRC, {
+        to: 'de',
+        signal: ac.signal,
+        onPartial: () => {
+          steps++;
+          if (steps === 2) ac.abort();
+        },
+      });
+      await expect(p).rejects.toBeInstanceOf(TranslationAbortedError);
+      expect(steps).toBe(2);
+      await t.gpu.sync();
+      const inUse = pool();
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      await t.gpu.sync();
+      expect(pool()).toBe(inUse);
+      // An already aborted signal rejects at once.
+      await expect(t.translate(SRC, { to: 'de', signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'aborted',
+      });
+      await t.dispose();
+    });
+
+    it('aborts a load mid-download; a later load works', async () => {
+      const s = server(dir);
+      const t = await make(s);
+      const ac = new AbortController();
+      const p = t.load('de', {
+        signal: ac.signal,
+        onProgress: (q) => {
+          if (q.shard.startsWith('trunk') && q.loaded > 0) ac.abort();
+        },
+      });
+      await expect(p).rejects.toMatchObject({ code: 'aborted' });
+      expect(await t.loaded()).toEqual([]);
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      await t.dispose();
+    });
+
+    it('gives empty output for empty input and a typed error for an unknown language', async () => {
+      const s = server(dir);
+      const t = await make(s);
+      expect(await t.translate([], { to: 'de' })).toEqual([]);
+      expect(await t.translate(['', '  '], { to: 'de' })).toEqual(['', '']);
+      expect(s.requests).toEqual(['manifest.json']);
+      const e = await t.translate(['x'], { to: 'xx' }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(UnknownLanguageError);
+      expect((e as UnknownLanguageError).available).toEqual(Object.keys(manifest.tasks));
+      await expect(t.load('xx')).rejects.toBeInstanceOf(UnknownLanguageError);
+      await t.dispose();
+    });
+
+    it('streams partial output, ending with the translation', async () => {
+      const t = await make(server(dir));
+      const items: PartialTranslation[] = [];
+      for await (const p of t.translateStream(SRC.slice(0, 3), { to: 'de' })) items.push(p);
+      expect(items.length).toBeGreaterThan(1);
+      expect(items.at(-1)).toEqual({ texts: await refOut(SRC.slice(0, 3), 'de'), done: true });
+      expect(items.slice(0, -1).every((p) => !p.done && p.texts.length === 3)).toBe(true);
+      await t.dispose();
+    });
+
+    it('reports the experts of the last translation', async () => {
+      const t = await make(server(dir));
+      expect(await t.activation()).toBeNull();
+      await t.translate([SRC[0] as string], { to: 'fr' });
+      const a = await t.activation();
+      expect(a?.to).toBe('fr');
+      expect(a?.text).toBe(0);
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      const gates = cfg.task_gates.fr as Array<{ stack: string; layer: number; experts: number[]; weights: number[] }>;
+      for (const l of a?.layers ?? []) {
+        expect(l.experts).toBe(cfg.n_experts);
+        if (l.routing === 'task') {
+          const g = gates.find((x) => x.stack === l.stack && x.layer === l.layer);
+          expect(l.task).toEqual({ experts: g?.experts, weights: g?.weights });
+        } else if (l.stack === 'encoder') {
+          const ids = ref.sourceIds(SRC[0] as string, 'fr');
+          expect(l.perToken?.tokens.length).toBe(ids.length);
+          expect(l.perToken?.tokens[0]).toBe('<2fr>');
+          for (const [i, e] of (l.perToken?.experts ?? []).entries()) {
+            expect(e.length).toBe(cfg.top_k);
+            expect(new Set(e).size).toBe(e.length);
+            const w = l.perToken?.weights[i] ?? [];
+            expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 5);
+          }
+        }
+      }
+      const routings = (a?.layers ?? []).map((l) => l.routing);
+      expect(routings.includes('task')).toBe(true);
+      if (variant === 'token_task') expect(routings.includes('token')).toBe(true);
+      await t.dispose();
+    });
+
+    it('re-creates a lost device, reloads resident tasks from the cache and retries once', async () => {
+      const s = server(dir);
+      const t = await make(s);
+      await t.load('de');
+      await t.load('fr');
+      const fetched = s.requests.length;
+      const old = t.gpu;
+      old.device.destroy();
+      await old.device.lost;
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      expect(t.gpu).not.toBe(old);
+      const st = await t.stats();
+      expect(st.deviceLosses).toBe(1);
+      expect(st.resident.sort()).toEqual(['de', 'fr']);
+      expect(s.requests.length).toBe(fetched);
+      await t.dispose();
+    });
+
+    it('fails with IntegrityError when a shard on the server does not match, after one refetch', async () => {
+      const bad = mkdtempSync(join(tmpdir(), 'taskmoe-runtime-bad-'));
+      for (const f of ['manifest.json', 'config.json', manifest.tokenizer.file, ...manifest.trunk.map((x) => x.file)])
+        writeFileSync(join(bad, f), readFileSync(join(dir, f)));
+      const shard = readFileSync(join(dir, 'task-de.safetensors'));
+      shard[shard.byteLength - 1] = (shard[shard.byteLength - 1] as number) ^ 1;
+      writeFileSync(join(bad, 'task-de.safetensors'), shard);
+      const s = server(bad);
+      const t = await make(s);
+      const e = await t.load('de').catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(IntegrityError);
+      expect(s.requests.filter((r) => r === 'task-de.safetensors').length).toBe(2);
+      expect(await t.loaded()).toEqual([]);
+      await t.dispose();
+      rmSync(bad, { recursive: true, force: true });
+    });
+
+    it('works the same through the worker proxy (comlink over a MessageChannel)', async () => {
+      const s = server(dir);
+      const { port1, port2 } = new MessageChannel();
+      exposeTranslatorHost(nodeEndpoint(port1), {
+        fetch: s.fetch,
+        cache: memoryCache(),
+        createContext,
+        warn: () => {},
+      });
+      const t = await WorkerTranslator.create(nodeEndpoint(port2), { model: `${BASE}manifest.json` });
+      expect(await t.languages()).toEqual(Object.keys(manifest.tasks));
+      const progress: Progress[] = [];
+      await t.load('de', { onProgress: (p) => progress.push(p) });
+      expect(progress.some((p) => p.shard === 'task-de.safetensors' && p.loaded === p.total)).toBe(true);
+      const partials: PartialTranslation[] = [];
+      expect(await t.translate(SRC, { to: 'de', onPartial: (p) => partials.push(p) })).toEqual(expected.de);
+      expect(partials.length).toBeGreaterThan(0);
+      const streamed: PartialTranslation[] = [];
+      for await (const p of t.translateStream(SRC.slice(0, 2), { to: 'fr' })) streamed.push(p);
+      expect(streamed.at(-1)).toEqual({ texts: await refOut(SRC.slice(0, 2), 'fr'), done: true });
+      const e = await t.translate(['x'], { to: 'xx' }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(UnknownLanguageError);
+      expect((e as UnknownLanguageError).available).toEqual(Object.keys(manifest.tasks));
+      const ac = new AbortController();
+      const aborted = t.translate(SRC, {
+        to: 'de',
+        signal: ac.signal,
+        onPartial: () => ac.abort(),
+      });
+      await expect(aborted).rejects.toBeInstanceOf(TranslationAbortedError);
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected.de);
+      expect((await t.activation())?.to).toBe('de');
+      expect((await t.stats()).resident).toEqual(['fr', 'de']);
+      await t.dispose();
+      port1.close();
+      port2.close();
+    });
+  });
+}
