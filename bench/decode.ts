@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTranslator } from '../src/engine/local-translator';
-import { adapterName, createGpuContext } from '../src/gpu';
+import { adapterName, createGpuContext, Profiler } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
 import { extractModel } from '../src/runtime/extract-node';
 import { nodeFiles } from '../src/runtime/node-files';
@@ -124,6 +124,22 @@ async function main(): Promise<void> {
     }
   }
   console.log(table(rows.map(({ adapter: _a, engine: _e, ...r }) => r)));
+  // Where decode time goes: GPU time per kernel family for one batch of each model (timestamp queries).
+  const profiles: Record<string, unknown> = {};
+  if (ctx.features.has('timestamp-query')) {
+    const batch = BATCHES[BATCHES.length - 1] as number;
+    for (const [i, tr] of translators.entries()) {
+      const p = new Profiler(ctx);
+      ctx.profiler = p;
+      await tr.translateIds(ids.slice(0, batch), { to: LANG, batchSize: batch, maxSteps: STEPS, forceSteps: true });
+      ctx.profiler = null;
+      const name = (models[i] as { name: string }).name;
+      profiles[name] = p.rows();
+      console.log(`\nGPU time by kernel, ${name}, batch ${batch}, ${STEPS} steps:`);
+      console.log(table(p.rows().map((r) => ({ ...r, msPerStep: r.totalMs / STEPS }))));
+      p.dispose();
+    }
+  }
   const ratios = BATCHES.map((batch) => {
     const tps = (name: string): number =>
       rows.find((r) => r.batch === batch && (r.model as string).startsWith(name))?.tokensPerSecond as number;

@@ -2,6 +2,7 @@
 // doing the same FLOPs, on the adapter at hand. Prints tables and writes bench-results/kernels.json.
 import { adapterName, createGpuContext, type GpuContext } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
+import { add, addSources } from '../src/kernels/add';
 import { linear, linearSources } from '../src/kernels/linear';
 import { moeSources } from '../src/kernels/moe';
 import { table, time, writeJson } from './harness';
@@ -66,6 +67,30 @@ async function main(): Promise<void> {
   const adapter = adapterName(ctx.adapter);
   console.log(`taskmoe kernel benchmark on ${adapter} (features: ${[...ctx.features].join(', ')})`);
   await ctx.pipelines.prepareAll([...linearSources(ctx, 'f16'), ...linearSources(ctx, 'f32')]);
+  // Fixed cost of one dispatch: 100 tiny adds in one encoder, and one add per submit with a wait.
+  await ctx.pipelines.prepareAll(addSources());
+  const a = ctx.upload(rand(256), [256]);
+  const batched = await time(async () => {
+    const rec = ctx.recorder();
+    for (let i = 0; i < 100; i++) add(rec, a, a, { out: a });
+    rec.submit();
+    await ctx.sync();
+  }, RUNS);
+  const single = await time(async () => {
+    const rec = ctx.recorder();
+    add(rec, a, a, { out: a });
+    rec.submit();
+    await ctx.sync();
+  }, RUNS);
+  a.dispose();
+  const overhead = {
+    perDispatchUs: (batched.medianMs * 1000) / 100,
+    perSubmitAndWaitUs: single.medianMs * 1000,
+    adapter,
+  };
+  console.log(
+    `dispatch overhead: ${overhead.perDispatchUs.toFixed(0)} us per dispatch in a batch of 100; ${overhead.perSubmitAndWaitUs.toFixed(0)} us for one dispatch + submit + wait`,
+  );
   const linearRows = await benchLinear(ctx, adapter);
   console.log(table(linearRows.map(({ adapter: _a, ...r }) => r)));
   await ctx.pipelines.prepareAll(moeSources(ctx, 'f16'));
@@ -76,6 +101,7 @@ async function main(): Promise<void> {
     adapter,
     features: [...ctx.features],
     date: new Date().toISOString(),
+    overhead,
     linear: linearRows,
     groupedFfn: grouped,
   });

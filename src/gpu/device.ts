@@ -1,6 +1,7 @@
 import { BufferPool, type PoolStats } from './buffer-pool';
 import { DeviceLostError, FeatureMissingError, LimitExceededError, WebGPUUnavailableError } from './errors';
 import { PipelineCache } from './pipeline-cache';
+import type { Profiler } from './profiler';
 import { Recorder } from './recorder';
 import { byteSizeOf, type DType, numel, packF16, Tensor, unpackF16 } from './tensor';
 
@@ -48,6 +49,8 @@ export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  /** When set, new recorders time every dispatch with it (benchmarks; see Profiler). */
+  profiler: Profiler | null = null;
   private lostError: DeviceLostError | null = null;
   private disposed = false;
 

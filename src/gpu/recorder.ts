@@ -1,6 +1,7 @@
 import type { GpuContext } from './device';
 import { LimitExceededError } from './errors';
 import type { KernelSource } from './pipeline-cache';
+import type { Profiler } from './profiler';
 import type { Tensor } from './tensor';
 
 /** A workgroup grid: x, and optionally y and z. */
@@ -17,9 +18,12 @@ export class Recorder {
   private pass: GPUComputePassEncoder | null = null;
   private readonly uniformBuffers: GPUBuffer[] = [];
   private dispatches = 0;
+  /** When set, every dispatch runs in its own pass with GPU timestamps (see Profiler). */
+  profiler: Profiler | null = null;
 
   constructor(ctx: GpuContext) {
     this.ctx = ctx;
+    this.profiler = ctx.profiler;
   }
 
   private getEncoder(): GPUCommandEncoder {
@@ -78,10 +82,15 @@ export class Recorder {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const pass = this.getPass();
+    const timestampWrites = this.profiler?.next(src.name);
+    if (timestampWrites) this.endPass();
+    const pass = timestampWrites
+      ? this.getEncoder().beginComputePass({ label: src.name, timestampWrites })
+      : this.getPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (timestampWrites) pass.end();
     this.dispatches++;
   }
 

@@ -62,6 +62,7 @@ export async function greedySearch(
       const next = argmax(rec, logits); // u32 [B]
       logits.dispose();
       rec.submit();
+      await ctx.profiler?.read();
       const ids = (await ctx.read(next)) as Uint32Array;
       tokens.dispose();
       tokens = next;
@@ -126,6 +127,7 @@ export async function beamSearch(
       logits.dispose();
       logp.dispose();
       rec.submit();
+      await ctx.profiler?.read();
       const vals = (await ctx.read(top.values)) as Float32Array;
       const idx = (await ctx.read(top.indices)) as Uint32Array;
       top.values.dispose();
