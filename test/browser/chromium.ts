@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import { createServer, type PluginOption, type ViteDevServer } from 'vite';
 
 /** Debian's chromium; the flags give WebGPU on SwiftShader without a GPU (see ../shared/ENVIRONMENT.md). */
 export const CHROMIUM = process.env.TASKMOE_CHROMIUM ?? '/usr/bin/chromium';
@@ -24,9 +24,11 @@ export class BrowserHarness {
   baseUrl = '';
   readonly consoleLines: string[] = [];
 
-  async start(): Promise<void> {
+  /** Starts the server (with extra Vite `plugins`, e.g. a request counter) and the browser. */
+  async start(plugins: PluginOption[] = []): Promise<void> {
     this.server = await createServer({
       configFile: 'vite.config.ts',
+      plugins,
       server: { port: 0, host: '127.0.0.1' },
       logLevel: 'error',
     });

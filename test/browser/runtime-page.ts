@@ -1,0 +1,104 @@
+// The page of runtime.browser.test.ts: a translator in a Web Worker, driven step by step from the Node side through
+// window.__runtime. Uses only the public API (src/index.ts) and the worker entry.
+import { createTranslator, type Progress, type Translator } from '../../src/index';
+
+/** What one step returns to the Node side. */
+interface StepResult {
+  ok: boolean;
+  value?: unknown;
+  error?: { name: string; code?: string; message: string };
+}
+
+declare global {
+  interface Window {
+    __runtime?: {
+      ready: boolean;
+      create(model: string): Promise<StepResult>;
+      load(lang: string): Promise<StepResult>;
+      translate(texts: string[], to: string): Promise<StepResult>;
+      translateAbortingAfter(texts: string[], to: string, partials: number): Promise<StepResult>;
+      stats(): Promise<StepResult>;
+      activation(): Promise<StepResult>;
+      cacheKeys(): Promise<StepResult>;
+      corruptCached(file: string): Promise<StepResult>;
+      dispose(): Promise<StepResult>;
+    };
+  }
+}
+
+let translator: Translator | null = null;
+let worker: Worker | null = null;
+let progress: Progress[] = [];
+const CACHE = 'taskmoe-models';
+
+function log(line: string): void {
+  (document.getElementById('log') as HTMLElement).textContent += `${line}\n`;
+}
+
+async function step(name: string, fn: () => Promise<unknown>): Promise<StepResult> {
+  try {
+    const value = await fn();
+    log(`${name}: ok`);
+    return { ok: true, value };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    log(`${name}: ${err.name} ${err.message}`);
+    return { ok: false, error: { name: err.name, ...(err.code ? { code: err.code } : {}), message: err.message } };
+  }
+}
+
+function live(): Translator {
+  if (!translator) throw new Error('create() first');
+  return translator;
+}
+
+window.__runtime = {
+  ready: true,
+  create: (model) =>
+    step('create', async () => {
+      worker = new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });
+      translator = await createTranslator({ model, worker });
+      return await translator.languages();
+    }),
+  load: (lang) =>
+    step(`load ${lang}`, async () => {
+      progress = [];
+      await live().load(lang, { onProgress: (p) => progress.push(p) });
+      return progress;
+    }),
+  translate: (texts, to) => step(`translate ${to}`, () => live().translate(texts, { to })),
+  translateAbortingAfter: (texts, to, partials) =>
+    step(`translate ${to} (abort)`, async () => {
+      const ac = new AbortController();
+      let seen = 0;
+      await live().translate(texts, {
+        to,
+        signal: ac.signal,
+        onPartial: () => {
+          seen++;
+          if (seen === partials) ac.abort();
+        },
+      });
+      return seen;
+    }),
+  stats: () => step('stats', () => live().stats()),
+  activation: () => step('activation', () => live().activation()),
+  cacheKeys: () => step('cacheKeys', async () => (await (await caches.open(CACHE)).keys()).map((r) => r.url)),
+  corruptCached: (file) =>
+    step(`corrupt ${file}`, async () => {
+      const cache = await caches.open(CACHE);
+      const req = (await cache.keys()).find((r) => new URL(r.url).pathname.endsWith(`/${file}`));
+      if (!req) throw new Error(`${file} is not cached`);
+      const bytes = new Uint8Array(await ((await cache.match(req)) as Response).arrayBuffer());
+      bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0xff;
+      await cache.put(req, new Response(bytes));
+      return req.url;
+    }),
+  dispose: () =>
+    step('dispose', async () => {
+      await translator?.dispose();
+      worker?.terminate();
+      translator = null;
+      worker = null;
+    }),
+};

@@ -1,0 +1,144 @@
+// The worker runtime in real headless Chromium (WebGPU on SwiftShader): an extracted model served by the Vite dev
+// server, whose requests a middleware counts. Load de and translate; switch to fr and fetch only fr's shard; reload
+// and take everything from the Cache API; corrupt a cached shard and recover; abort mid-translation and translate
+// again.
+import { mkdirSync, rmSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractModel } from '../../src/runtime/extract-node';
+import { nodeFiles } from '../../src/runtime/node-files';
+import { BrowserHarness } from './chromium';
+
+const DIR = 'test-results/runtime-model';
+const MODEL = `/${DIR}/manifest.json`;
+const SRC = ['Open the file.', 'Save the document before closing it.', 'The army moves north.'];
+
+interface StepResult {
+  ok: boolean;
+  value?: unknown;
+  error?: { name: string; code?: string; message: string };
+}
+
+describe('worker runtime in real headless Chromium (WebGPU)', () => {
+  const h = new BrowserHarness();
+  const requests: string[] = [];
+  let page: Page;
+  let firstDe: string[] = [];
+
+  /** Model files requested from the server since the last call. */
+  const taken = (): string[] => requests.splice(0).map((u) => u.slice(DIR.length + 1));
+
+  async function call(name: string, ...args: unknown[]): Promise<StepResult> {
+    const r = await page.evaluate(
+      ([n, a]) =>
+        (window.__runtime as unknown as Record<string, (...x: unknown[]) => Promise<unknown>>)[n as string]?.(
+          ...(a as unknown[]),
+        ),
+      [name, args] as const,
+    );
+    return r as StepResult;
+  }
+
+  async function ok(name: string, ...args: unknown[]): Promise<unknown> {
+    const r = await call(name, ...args);
+    expect(r.error, `${name}: ${JSON.stringify(r.error)}\n${h.consoleLines.join('\n')}`).toBeUndefined();
+    return r.value;
+  }
+
+  async function openPage(): Promise<void> {
+    page = await h.open('/test/browser/runtime.html');
+    await page.waitForFunction(() => window.__runtime?.ready === true, undefined, { timeout: 60_000 });
+  }
+
+  /** Reloads the page in the same browser context (same Cache Storage), as a user would. */
+  async function reload(): Promise<void> {
+    await ok('dispose');
+    await page.reload();
+    await page.waitForFunction(() => window.__runtime?.ready === true, undefined, { timeout: 60_000 });
+  }
+
+  beforeAll(async () => {
+    rmSync(DIR, { recursive: true, force: true });
+    mkdirSync(DIR, { recursive: true });
+    await extractModel(nodeFiles('test/fixtures/models/task_task'), DIR);
+    await h.start([
+      {
+        name: 'count-model-requests',
+        // comlink is first imported by the worker: pre-bundle it, or Vite's late optimization reloads the page.
+        config: () => ({
+          optimizeDeps: { include: ['comlink'] },
+          server: { watch: { ignored: ['**/test-results/**'] } },
+        }),
+        configureServer(server) {
+          server.middlewares.use((req, _res, next) => {
+            const path = (req.url ?? '').split('?')[0] as string;
+            if (path.startsWith(`/${DIR}/`)) requests.push(path.slice(1));
+            next();
+          });
+        },
+      },
+    ]);
+    await openPage();
+  });
+  afterAll(async () => {
+    await h.stop();
+  });
+
+  it('loads de (trunk + de shard, with progress) and translates in the worker', async () => {
+    expect(await ok('create', MODEL)).toContain('de');
+    expect(taken()).toEqual(['manifest.json']);
+    const progress = (await ok('load', 'de')) as Array<{ shard: string; loaded: number; total: number }>;
+    expect(taken().sort()).toEqual(['config.json', 'spm.model', 'task-de.safetensors', 'trunk-000.safetensors'].sort());
+    const last = progress.filter((p) => p.shard === 'task-de.safetensors').at(-1);
+    expect(last && last.loaded === last.total && last.total > 0).toBe(true);
+    firstDe = (await ok('translate', SRC, 'de')) as string[];
+    expect(firstDe.length).toBe(SRC.length);
+    console.log(`[taskmoe] de (untrained fixture model): ${JSON.stringify(firstDe)}`);
+    const stats = (await ok('stats')) as { adapter: string; resident: string[] };
+    console.log(`[taskmoe] Chromium WebGPU adapter (worker): ${stats.adapter}`);
+    expect(stats.resident).toEqual(['de']);
+    const act = (await ok('activation')) as { layers: Array<{ routing: string; task?: { experts: number[] } }> };
+    expect(act.layers.length).toBeGreaterThan(0);
+    expect(act.layers.every((l) => l.routing === 'task' && l.task?.experts.length === 2)).toBe(true);
+  });
+
+  it('switching to fr fetches only fr’s expert shard', async () => {
+    const fr = (await ok('translate', SRC, 'fr')) as string[];
+    expect(fr.length).toBe(SRC.length);
+    expect(taken()).toEqual(['task-fr.safetensors']);
+  });
+
+  it('after a reload everything comes from the cache: no model file but the manifest is requested', async () => {
+    const keys = (await ok('cacheKeys')) as string[];
+    expect(keys.some((k) => k.includes('task-fr.safetensors'))).toBe(true);
+    await reload();
+    await ok('create', MODEL);
+    expect(await ok('translate', SRC, 'de')).toEqual(firstDe);
+    await ok('translate', SRC, 'fr');
+    expect(taken()).toEqual(['manifest.json']);
+    const stats = (await ok('stats')) as { bytesFromCache: number; bytesDownloaded: number };
+    expect(stats.bytesFromCache).toBeGreaterThan(0);
+    expect(stats.bytesDownloaded).toBeLessThan(10_000); // the manifest only
+  });
+
+  it('a corrupted cached shard is detected, refetched once, and the translation is unchanged', async () => {
+    await ok('corruptCached', 'task-de.safetensors');
+    await reload();
+    await ok('create', MODEL);
+    expect(await ok('translate', SRC, 'de')).toEqual(firstDe);
+    expect(taken()).toEqual(['manifest.json', 'task-de.safetensors']);
+    expect(h.consoleLines.some((l) => l.includes('cached copy is corrupt'))).toBe(true);
+  });
+
+  it('aborts mid-translation with a typed error, then translates again', async () => {
+    const r = await call('translateAbortingAfter', SRC, 'de', 2);
+    expect(r.ok).toBe(false);
+    expect(r.error?.name).toBe('TranslationAbortedError');
+    expect(r.error?.code).toBe('aborted');
+    expect(await ok('translate', SRC, 'de')).toEqual(firstDe);
+    const bad = await call('translate', SRC, 'xx');
+    expect(bad.error?.name).toBe('UnknownLanguageError');
+    await h.screenshot(page, 'browser-runtime');
+    await ok('dispose');
+  });
+});
