@@ -22,11 +22,22 @@ export interface DemoModel {
   routing: string;
   /** True for the tiny near-random test models (their translations are junk). */
   tiny: boolean;
+  /** True when split into a trunk and one shard per language; false when every language needs the whole model. */
+  extracted: boolean;
+  /** Training state worth telling, e.g. "trained for only 17 of 2400 steps so far". */
+  note?: string;
 }
 
 /** models.json: the list the demo page reads. */
 export interface DemoModelList {
   models: DemoModel[];
+}
+
+/** The `training` record of a model's config.json (training/README.md). */
+interface Training {
+  steps?: number;
+  max_steps?: number;
+  complete?: boolean;
 }
 
 interface Source {
@@ -136,12 +147,20 @@ export async function prepareDemoModels(opts: PrepareOptions = {}): Promise<Demo
     } else {
       log(`${src.id} is up to date`);
     }
+    const training = (JSON.parse(await readFile(join(src.dir, 'config.json'), 'utf8')) as { training?: Training })
+      .training;
+    const note =
+      !src.tiny && training?.complete === false && training.steps !== undefined
+        ? `Trained for only ${training.steps}${training.max_steps ? ` of ${training.max_steps}` : ''} steps so far: expect poor or empty translations.`
+        : undefined;
     models.push({
       id: src.id,
       label: src.label,
       manifest: `${src.id}/manifest.json`,
       routing: src.routing,
       tiny: src.tiny,
+      extracted: src.extract,
+      ...(note ? { note } : {}),
     });
   }
   const list: DemoModelList = { models };

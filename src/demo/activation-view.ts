@@ -123,7 +123,7 @@ export class ActivationView {
           heatmap(layer, name),
         );
       } else {
-        fig.append(h('p', { class: 'sub' }, 'No routing recorded for this layer.'));
+        fig.append(h('p', { class: 'sub' }, 'The engine reports no per-token routing for this layer.'));
       }
       parts.push(fig);
     }

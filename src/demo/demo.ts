@@ -123,9 +123,15 @@ export class Demo {
     this.output.textContent = '';
     this.output.dataset.done = 'false';
     this.showError(null);
-    this.modelNote.textContent = `Routing (encoder / decoder): ${model.routing}.${
-      model.tiny ? ' A tiny near-random test model: its translations are junk, its shapes and routing are real.' : ''
-    }`;
+    this.modelNote.textContent = [
+      `Routing (encoder / decoder): ${model.routing}.`,
+      model.extracted ? 'A shared trunk plus one shard per language.' : 'Every language uses the whole model.',
+      model.tiny ? 'A tiny near-random test model: its translations are junk, its shapes and routing are real.' : '',
+      model.note ?? '',
+    ]
+      .filter((x) => x !== '')
+      .join(' ');
+    this.stats.extracted = model.extracted;
     this.main.dataset.model = model.id;
     let t: Translator;
     try {

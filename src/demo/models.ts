@@ -10,6 +10,10 @@ export interface DemoModel {
   routing: string;
   /** A tiny near-random test model: its translations are junk, its shapes and routing are real. */
   tiny: boolean;
+  /** Split into a trunk and one shard per language (else every language needs the whole model). */
+  extracted: boolean;
+  /** Training state worth telling (an early checkpoint). */
+  note?: string;
 }
 
 /** Where the list is: `?models=<url>` (the browser test serves its own), else /demo-models/models.json. */

@@ -6,6 +6,8 @@ import { byId, formatBytes, h, languageName } from './dom';
 export class StatsView {
   private readonly dl = byId<HTMLDListElement>('stats');
   private readonly tbody = byId<HTMLTableElement>('bytes').tBodies[0] as HTMLTableSectionElement;
+  /** Whether the model has per-language shards (else the first language pays for the whole model). */
+  extracted = true;
 
   render(s: Stats): void {
     const rows: Array<[string, string, string]> = [
@@ -39,7 +41,11 @@ export class StatsView {
       h(
         'tr',
         { 'data-lang': lang, 'data-downloaded': downloaded, 'data-cached': fromCache },
-        h('th', { scope: 'row' }, `${languageName(lang)}${first ? ', first: trunk + its shard' : ''}`),
+        h(
+          'th',
+          { scope: 'row' },
+          `${languageName(lang)}${first ? (this.extracted ? ', first: trunk + its shard' : ', first: the whole model') : ''}`,
+        ),
         h('td', {}, formatBytes(downloaded)),
         h('td', {}, formatBytes(fromCache)),
       ),

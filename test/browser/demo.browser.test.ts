@@ -19,6 +19,7 @@ interface PageState {
   progressHidden: boolean;
   progressShards: string[];
   progressFull: boolean;
+  progressCached: boolean;
   activationLang: string;
   /** Per layer "stack:layer:routing" → expert weights (E numbers; 0 where unused). */
   layers: Record<string, number[]>;
@@ -56,6 +57,7 @@ function readState(page: Page): Promise<PageState> {
       progressHidden: progress.hidden,
       progressShards: [...progress.querySelectorAll<HTMLElement>('li')].map((li) => li.dataset.shard ?? ''),
       progressFull: bars.length > 0 && bars.every((b) => b.value === b.max),
+      progressCached: [...progress.querySelectorAll<HTMLElement>('li')].every((li) => li.dataset.cached === 'true'),
       activationLang: q<HTMLElement>('#activation')?.dataset.lang ?? '',
       layers,
       heatmaps,
@@ -123,6 +125,22 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(langs).toEqual(['de', 'fr', 'es', 'it', 'pt-br', 'cs', 'ru', 'zh-cn']);
     await page.fill('#source', TEXT);
 
+    // Record what the output shows while the translation streams.
+    await page.evaluate(() => {
+      const out = document.getElementById('output') as HTMLOutputElement;
+      const seen: Array<{ text: string; done: string }> = [];
+      (window as unknown as { __outputs: typeof seen }).__outputs = seen;
+      new MutationObserver(() => seen.push({ text: out.textContent ?? '', done: out.dataset.done ?? '' })).observe(
+        out,
+        {
+          childList: true,
+          characterData: true,
+          subtree: true,
+          attributes: true,
+        },
+      );
+    });
+
     // First language: the trunk and the language's shard download, each with its bar.
     s = await translateTo(page, 'es', 1);
     expect(s.error, h.consoleLines.join('\n')).toBe('');
@@ -134,6 +152,15 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(s.activationLang).toBe('es');
     const es = s;
     const esOutput = s.output;
+    expect(esOutput.length).toBeGreaterThan(0);
+    // Streamed: growing partial outputs were shown before the final one.
+    const seen = await page.evaluate(
+      () => (window as unknown as { __outputs: Array<{ text: string; done: string }> }).__outputs,
+    );
+    const partials = new Set(seen.filter((o) => o.done === 'false' && o.text !== '').map((o) => o.text));
+    expect(partials.size, JSON.stringify(seen.slice(0, 5))).toBeGreaterThan(1);
+    for (const p of partials) expect(esOutput.startsWith(p), `partial "${p}" of "${esOutput}"`).toBe(true);
+    expect([...partials].some((p) => p.length < esOutput.length)).toBe(true);
     await h.screenshot(page, 'demo-desktop-es');
 
     // The hybrid model: a token-routed encoder layer (heatmap: one row per source piece, top-2 weights summing to 1)
@@ -205,6 +232,33 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     );
     expect(wide, 'elements wider than the screen').toEqual([]);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Another model from the picker: a token-MoE model served whole; the first language pays for all of it.
+    await page.selectOption('#model', 'tiny-token_token');
+    s = await waitReady(page, 0);
+    expect(s.bytesRows).toEqual([]);
+    s = await translateTo(page, 'fr', 4);
+    expect(s.error).toBe('');
+    expect(s.outputDone).toBe('true');
+    expect(s.progressShards).toContain('weights-000.safetensors');
+    expect(s.bytesRows.map((r) => r.lang)).toEqual(['fr']);
+    expect(Object.keys(s.layers).filter((k) => k.endsWith(':token')).length).toBe(2);
+    const encRows = s.heatmaps['encoder:1:token'] as number[][];
+    expect(encRows.length).toBeGreaterThan(3);
+    await h.screenshot(page, 'demo-desktop-token_token');
+
+    // A second visit reads the files from the browser's cache: bars again (marked as cache reads), nothing downloaded.
+    await page.reload();
+    s = await waitReady(page, 0);
+    s = await translateTo(page, 'es', 1);
+    expect(s.error).toBe('');
+    expect(s.progressShards).toContain('task-es.safetensors');
+    expect(s.progressCached).toBe(true);
+    expect(s.bytesRows.length).toBe(1);
+    expect(s.bytesRows[0]?.downloaded).toBe(0);
+    expect(s.bytesRows[0]?.cached).toBe(first.downloaded);
+
     console.log(`[taskmoe] demo: es "${esOutput}", ${s.stats['tokens-per-second']}, ${s.stats.backend}`);
   });
 
