@@ -84,10 +84,15 @@ function meanLoad(layer: LayerActivation): Map<number, number> {
 /** Renders {@link Activation} into #activation. */
 export class ActivationView {
   private readonly root = byId<HTMLDivElement>('activation');
+  /** The last activation of another language, to show what changed when the language changes. */
+  private previous: Activation | null = null;
+  private last: Activation | null = null;
 
   clear(message: string): void {
     this.root.replaceChildren(h('p', { class: 'empty' }, message));
     delete this.root.dataset.lang;
+    this.previous = null;
+    this.last = null;
   }
 
   render(a: Activation | null): void {
@@ -97,6 +102,9 @@ export class ActivationView {
       );
       return;
     }
+    if (this.last && this.last.to !== a.to) this.previous = this.last;
+    this.last = a;
+    const prev = this.previous;
     this.root.dataset.lang = a.to;
     const parts: HTMLElement[] = [h('p', { class: 'for' }, `Routing for ${languageName(a.to)}`)];
     for (const layer of a.layers) {
@@ -116,6 +124,20 @@ export class ActivationView {
       fig.append(title);
       if (layer.routing === 'task' && layer.task) {
         fig.append(expertRow(layer, weightsOf(layer.task.experts, layer.task.weights), `${name} experts`));
+        const before = prev?.layers.find((l) => l.stack === layer.stack && l.layer === layer.layer)?.task;
+        if (prev && before) {
+          const same =
+            before.experts.length === layer.task.experts.length &&
+            before.experts.every((e, i) => e === layer.task?.experts[i]);
+          const list = before.experts.map((e, i) => `E${e} ${pct(before.weights[i] ?? 0)}`).join(', ');
+          fig.append(
+            h(
+              'p',
+              { class: 'sub was' },
+              `${languageName(prev.to)} uses ${list}${same ? ': the same experts, other weights' : ''}.`,
+            ),
+          );
+        }
       } else if (layer.perToken && layer.perToken.tokens.length > 0) {
         fig.append(
           h('p', { class: 'sub' }, 'Mean gate weight over the sentence:'),

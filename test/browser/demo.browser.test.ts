@@ -188,6 +188,7 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(s.progressShards).toEqual(['task-de.safetensors']);
     expect(s.activationLang).toBe('de');
     expect(differs(s.layers[taskKey], esTask), `es ${esTask} vs de ${s.layers[taskKey]}`).toBe(true);
+    expect(await page.textContent('#activation .was')).toMatch(/^Spanish \(es\) uses E\d \d+%, E\d \d+%/);
     expect(s.bytesRows.map((r) => r.lang)).toEqual(['es', 'de']);
     const [first, second] = s.bytesRows as [PageState['bytesRows'][0], PageState['bytesRows'][0]];
     expect(first.downloaded).toBeGreaterThan(second.downloaded);
@@ -260,7 +261,30 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(s.bytesRows[0]?.cached).toBe(first.downloaded);
 
     console.log(`[taskmoe] demo: es "${esOutput}", ${s.stats['tokens-per-second']}, ${s.stats.backend}`);
-  });
+  }, 400_000);
+
+  it('stops a translation (Stop button) and translates again afterwards', async () => {
+    const page = await h.open(`/?models=${LIST}&model=tiny-task_task`);
+    let s = await waitReady(page, 0);
+    expect(s.state).toBe('ready');
+    await page.fill('#source', Array(6).fill(TEXT).join(' '));
+    await page.selectOption('#target', 'fr');
+    await page.click('#translate');
+    await page.waitForFunction(() => document.getElementById('demo')?.dataset.state === 'translating');
+    expect(await page.isVisible('#stop')).toBe(true);
+    await page.click('#stop');
+    s = await waitReady(page, 0);
+    expect(s.error).toBe('Stopped.');
+    expect(s.runs).toBe(0);
+    expect(s.outputDone).toBe('false');
+    expect(await page.isVisible('#stop')).toBe(false);
+    await page.fill('#source', TEXT);
+    s = await translateTo(page, 'fr', 1);
+    expect(s.error).toBe('');
+    expect(s.outputDone).toBe('true');
+    expect(s.progressHidden).toBe(true);
+    expect(s.activationLang).toBe('fr');
+  }, 200_000);
 
   it('says so when WebGPU is missing', async () => {
     const page = await h.browser.newPage();
