@@ -32,6 +32,7 @@ export class Demo {
   private readonly modelNote = byId<HTMLParagraphElement>('model-note');
   private readonly source = byId<HTMLTextAreaElement>('source');
   private readonly target = byId<HTMLSelectElement>('target');
+  private readonly beam = byId<HTMLSelectElement>('beam');
   private readonly button = byId<HTMLButtonElement>('translate');
   private readonly stop = byId<HTMLButtonElement>('stop');
   private readonly output = byId<HTMLOutputElement>('output');
@@ -62,6 +63,7 @@ export class Demo {
     const usable = this.translator !== null;
     this.button.disabled = busy || !usable;
     this.target.disabled = busy || !usable;
+    this.beam.disabled = busy || !usable;
     this.modelSel.disabled = busy || this.models.length === 0;
     this.stop.hidden = !(s === 'loading' || s === 'translating');
     this.main.setAttribute('aria-busy', String(busy));
@@ -194,7 +196,8 @@ export class Demo {
       this.output.dataset.lang = lang;
       this.output.classList.add('streaming');
       this.output.textContent = '';
-      for await (const p of t.translateStream(lines, { to: lang, signal })) {
+      const beam = Number(this.beam.value) || 1;
+      for await (const p of t.translateStream(lines, { to: lang, beam, signal })) {
         this.output.textContent = p.texts.join('\n');
         if (p.done) this.output.dataset.done = 'true';
       }

@@ -263,7 +263,7 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     console.log(`[taskmoe] demo: es "${esOutput}", ${s.stats['tokens-per-second']}, ${s.stats.backend}`);
   }, 400_000);
 
-  it('stops a translation (Stop button) and translates again afterwards', async () => {
+  it('stops a translation (Stop button), translates again afterwards, and runs beam search', async () => {
     const page = await h.open(`/?models=${LIST}&model=tiny-task_task`);
     let s = await waitReady(page, 0);
     expect(s.state).toBe('ready');
@@ -284,6 +284,20 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(s.outputDone).toBe('true');
     expect(s.progressHidden).toBe(true);
     expect(s.activationLang).toBe('fr');
+
+    // Beam search from the Search picker gives what the engine gives with the same beam.
+    await page.selectOption('#beam', '4');
+    s = await translateTo(page, 'fr', 2);
+    expect(s.error).toBe('');
+    expect(s.outputDone).toBe('true');
+    const engine = (await page.evaluate(`(async () => {
+      const { createTranslator } = await import('/src/index.ts');
+      const t = await createTranslator({ model: '/demo-models-test/tiny-task_task/manifest.json' });
+      const out = await t.translate([${JSON.stringify(TEXT)}], { to: 'fr', beam: 4 });
+      await t.dispose();
+      return out[0];
+    })()`)) as string;
+    expect(s.output).toBe(engine);
   }, 200_000);
 
   it('says so when WebGPU is missing', async () => {
