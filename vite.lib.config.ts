@@ -1,0 +1,24 @@
+import { resolve } from 'node:path';
+import { defineConfig } from 'vite';
+
+// The npm library (`npm run build:lib`): ESM entries for `taskmoe`, `taskmoe/worker` and `taskmoe/node`, WGSL inlined
+// as strings, dependencies left to the installer. The application constructs the Worker from `taskmoe/worker`.
+export default defineConfig({
+  publicDir: false,
+  build: {
+    outDir: 'dist/lib',
+    emptyOutDir: true,
+    target: 'es2022',
+    minify: false,
+    sourcemap: true,
+    lib: {
+      entry: {
+        index: resolve(import.meta.dirname, 'src/index.ts'),
+        worker: resolve(import.meta.dirname, 'src/engine/worker.ts'),
+        node: resolve(import.meta.dirname, 'src/gpu/node.ts'),
+      },
+      formats: ['es'],
+    },
+    rollupOptions: { external: ['comlink', 'webgpu', /^node:/] },
+  },
+});
