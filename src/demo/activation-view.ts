@@ -66,7 +66,13 @@ function heatmap(layer: LayerActivation, name: string): HTMLElement {
   return h(
     'div',
     { class: 'heatmap-wrap', tabindex: 0, role: 'region', 'aria-label': `${name}: experts per source piece` },
-    h('table', { class: 'heatmap' }, h('caption', {}, 'Gate weight per source piece'), h('thead', {}, head), body),
+    h(
+      'table',
+      { class: 'heatmap' },
+      h('caption', {}, 'Gate weight per source piece (first sentence)'),
+      h('thead', {}, head),
+      body,
+    ),
   );
 }
 

@@ -146,6 +146,8 @@ export class Demo {
       } else {
         this.backend.textContent = `${NO_WEBGPU} taskmoe has no engine it can use here (no WASM fallback in this version), so nothing can be translated.`;
       }
+      this.stats.unavailable();
+      this.activation.clear('No engine is running, so there is no routing to show.');
       this.setState('unavailable');
       return;
     }

@@ -28,6 +28,11 @@ export class StatsView {
     this.dl.replaceChildren(...rows.flatMap(([k, key, v]) => [h('dt', {}, k), h('dd', { 'data-stat': key }, v)]));
   }
 
+  /** No engine: says so where the counters would be. */
+  unavailable(): void {
+    this.dl.replaceChildren(h('dt', {}, 'engine'), h('dd', { 'data-stat': 'backend' }, 'not running'));
+  }
+
   clearLanguages(): void {
     this.tbody.replaceChildren();
     (this.tbody.parentElement as HTMLTableElement).hidden = true;
