@@ -1,6 +1,7 @@
 // The page of runtime.browser.test.ts: a translator in a Web Worker, driven step by step from the Node side through
 // window.__runtime. Uses only the public API (src/index.ts) and the worker entry.
-import { createTranslator, type Progress, type Translator } from '../../src/index';
+import { createTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
+import { ShardLoader } from '../../src/runtime/shard-loader';
 
 /** What one step returns to the Node side. */
 interface StepResult {
@@ -21,6 +22,7 @@ declare global {
       activation(): Promise<StepResult>;
       cacheKeys(): Promise<StepResult>;
       corruptCached(file: string): Promise<StepResult>;
+      indexedDbLoads(base: string, file: { file: string; bytes: number; sha256: string }): Promise<StepResult>;
       dispose(): Promise<StepResult>;
     };
   }
@@ -93,6 +95,16 @@ window.__runtime = {
       bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0xff;
       await cache.put(req, new Response(bytes));
       return req.url;
+    }),
+  indexedDbLoads: (base, file) =>
+    step('indexedDbLoads', async () => {
+      // The fallback cache where the Cache API is missing: a first load fetches, a second comes from IndexedDB.
+      const cache = indexedDbCache('taskmoe-idb-test');
+      const first = new ShardLoader({ baseUrl: base, cache });
+      await first.load(file);
+      const second = new ShardLoader({ baseUrl: base, cache });
+      const bytes = await second.load(file);
+      return { first: first.stats, second: second.stats, bytes: bytes.byteLength };
     }),
   dispose: () =>
     step('dispose', async () => {

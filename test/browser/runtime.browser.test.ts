@@ -2,7 +2,7 @@
 // server, whose requests a middleware counts. Load de and translate; switch to fr and fetch only fr's shard; reload
 // and take everything from the Cache API; corrupt a cached shard and recover; abort mid-translation and translate
 // again.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractModel } from '../../src/runtime/extract-node';
@@ -64,9 +64,9 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     await h.start([
       {
         name: 'count-model-requests',
-        // comlink is first imported by the worker: pre-bundle it, or Vite's late optimization reloads the page.
+        // comlink is first imported by the worker: pre-bundle it and discover nothing late, or Vite reloads the page.
         config: () => ({
-          optimizeDeps: { include: ['comlink'] },
+          optimizeDeps: { noDiscovery: true, include: ['comlink'] },
           server: { watch: { ignored: ['**/test-results/**'] } },
         }),
         configureServer(server) {
@@ -128,6 +128,20 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     expect(await ok('translate', SRC, 'de')).toEqual(firstDe);
     expect(taken()).toEqual(['manifest.json', 'task-de.safetensors']);
     expect(h.consoleLines.some((l) => l.includes('cached copy is corrupt'))).toBe(true);
+  });
+
+  it('caches in IndexedDB where the Cache API is missing', async () => {
+    const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8'));
+    const shard = manifest.tasks.es.shards[0];
+    const r = (await ok('indexedDbLoads', `/${DIR}/`, shard)) as {
+      first: { fetches: number };
+      second: { fetches: number; bytesFromCache: number };
+      bytes: number;
+    };
+    expect(r.first.fetches).toBe(1);
+    expect(r.second).toEqual({ fetches: 0, bytesDownloaded: 0, bytesFromCache: shard.bytes });
+    expect(r.bytes).toBe(shard.bytes);
+    expect(taken()).toEqual(['task-es.safetensors']);
   });
 
   it('aborts mid-translation with a typed error, then translates again', async () => {

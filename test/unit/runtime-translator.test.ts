@@ -159,6 +159,37 @@ for (const variant of ['task_task', 'token_task'] as const) {
       await t.dispose();
     });
 
+    it('prefetches a language into the cache without loading it; loading it later needs no network', async () => {
+      const s = server(dir);
+      const t = await make(s);
+      const seen = new Set<string>();
+      await t.prefetch('it', { onProgress: (p) => seen.add(p.shard) });
+      expect(s.requests.slice(1).sort()).toEqual(
+        [manifest.config, manifest.tokenizer, ...manifest.trunk, ...(manifest.tasks.it?.shards ?? [])]
+          .map((f) => f.file)
+          .sort(),
+      );
+      expect([...seen].sort()).toEqual(s.requests.slice(1).sort());
+      expect(await t.loaded()).toEqual([]);
+      expect((await t.stats()).bytesResident).toBe(0);
+      const fetched = s.requests.length;
+      await t.prefetch('it');
+      await t.load('it');
+      expect(s.requests.length).toBe(fetched);
+      expect(await t.loaded()).toEqual(['it']);
+      await t.dispose();
+    });
+
+    it('splits an oversize text instead of truncating it', async () => {
+      const t = await make(server(dir));
+      const long = Array.from({ length: 12 }, () => SRC.join(' ')).join(' ');
+      const [out] = await t.translate([long], { to: 'de' });
+      expect(out).toEqual((await refOut([long], 'de'))[0]);
+      // Each piece is at most max_len tokens, so a text past it took several pieces.
+      expect(ref.sourceIds(long, 'de').length).toBeGreaterThan(ref.loaded.cfg.maxLen);
+      await t.dispose();
+    });
+
     it('queues concurrent translations: results equal the sequential ones', async () => {
       const t = await make(server(dir));
       const calls = [
