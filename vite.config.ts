@@ -6,6 +6,13 @@ export default defineConfig({
   root: '.',
   publicDir: 'public',
   server: { host: '127.0.0.1', fs: { strict: true } },
+  // Pre-bundle dependencies when the server starts: a dependency discovered later (e.g. comlink inside the worker)
+  // makes Vite reload the page mid-test ("Execution context was destroyed").
+  optimizeDeps: {
+    entries: ['index.html', 'test/browser/*.html'],
+    include: ['comlink'],
+  },
+  worker: { format: 'es' },
   build: {
     outDir: 'dist/app',
     target: 'es2022',
