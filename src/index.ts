@@ -1,6 +1,11 @@
 // The public API of the taskmoe package.
 export { createTranslator } from './engine/create-translator';
-export { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './engine/errors';
+export {
+  BackendUnavailableError,
+  TranslatorDisposedError,
+  UnknownLanguageError,
+  WorkerFailedError,
+} from './engine/errors';
 export { defaultMemoryBudget, InThreadTranslator, type InThreadTranslatorOptions } from './engine/inthread-translator';
 export type {
   Activation,

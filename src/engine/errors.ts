@@ -26,3 +26,14 @@ export class TranslatorDisposedError extends TaskmoeError {
     super('disposed', 'This translator was disposed. Create a new one with createTranslator().');
   }
 }
+
+/** The translation worker failed to start or crashed (a script error, a wrong URL for `taskmoe/worker`). */
+export class WorkerFailedError extends TaskmoeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(
+      'worker-failed',
+      `The translation worker failed: ${message}. Check that the Worker runs taskmoe/worker as a module ({ type: 'module' }).`,
+      options,
+    );
+  }
+}

@@ -7,7 +7,7 @@ import { ManifestError } from '../runtime/manifest';
 import { ModelNotFoundError } from '../runtime/model-files';
 import { SafetensorsError } from '../runtime/safetensors';
 import { DownloadAbortedError, IntegrityError } from '../runtime/shard-loader';
-import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
+import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from './errors';
 
 /** An error as it crosses a MessagePort. */
 export interface WireError {
@@ -34,6 +34,7 @@ const CLASSES: Record<string, { prototype: object }> = {
   BackendUnavailableError,
   TranslatorDisposedError,
   UnknownLanguageError,
+  WorkerFailedError,
 };
 
 /** Flattens an error for postMessage. */

@@ -3,7 +3,7 @@
 // errors as WireErrors rebuilt into their classes.
 import * as Comlink from 'comlink';
 import { TranslationAbortedError } from '../model/search';
-import { TranslatorDisposedError } from './errors';
+import { TranslatorDisposedError, WorkerFailedError } from './errors';
 import { streamFromCallback } from './stream';
 import type {
   Activation,
@@ -37,7 +37,27 @@ export class WorkerTranslator implements Translator {
     opts: Omit<CreateTranslatorOptions, 'worker'>,
   ): Promise<WorkerTranslator> {
     const t = new WorkerTranslator(Comlink.wrap<TranslatorHost>(endpoint));
-    await t.unwrap(t.remote.create({ ...opts }));
+    // A worker whose script fails never answers: its error event rejects instead.
+    let onError: ((e: Event) => void) | null = null;
+    const failed = new Promise<never>((_, reject) => {
+      onError = (e: Event) => {
+        const message = (e as ErrorEvent).message || `${e.type} event`;
+        reject(new WorkerFailedError(message, { cause: (e as ErrorEvent).error }));
+      };
+      endpoint.addEventListener('error', onError);
+      endpoint.addEventListener('messageerror', onError);
+    });
+    try {
+      await Promise.race([t.unwrap(t.remote.create({ ...opts })), failed]);
+    } catch (e) {
+      t.remote[Comlink.releaseProxy]();
+      throw e;
+    } finally {
+      if (onError) {
+        endpoint.removeEventListener('error', onError);
+        endpoint.removeEventListener('messageerror', onError);
+      }
+    }
     return t;
   }
 

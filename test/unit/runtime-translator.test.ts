@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TranslatorDisposedError, UnknownLanguageError } from '../../src/engine/errors';
+import { TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from '../../src/engine/errors';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
 import { LocalTranslator } from '../../src/engine/local-translator';
 import type { PartialTranslation, Progress } from '../../src/engine/translator';
@@ -350,7 +350,18 @@ for (const variant of ['task_task', 'token_task'] as const) {
         createContext,
         warn: () => {},
       });
-      const t = await WorkerTranslator.create(nodeEndpoint(port2), { model: `${BASE}manifest.json` });
+      // comlink's Node adapter subscribes every event type to 'message'; a Worker only sends messages there.
+      const ep = nodeEndpoint(port2);
+      const messagesOnly = {
+        ...ep,
+        addEventListener: (type: string, l: EventListenerOrEventListenerObject) => {
+          if (type === 'message') ep.addEventListener(type, l);
+        },
+        removeEventListener: (type: string, l: EventListenerOrEventListenerObject) => {
+          if (type === 'message') ep.removeEventListener(type, l);
+        },
+      };
+      const t = await WorkerTranslator.create(messagesOnly, { model: `${BASE}manifest.json` });
       expect(await t.languages()).toEqual(Object.keys(manifest.tasks));
       const progress: Progress[] = [];
       await t.load('de', { onProgress: (p) => progress.push(p) });
@@ -380,3 +391,27 @@ for (const variant of ['task_task', 'token_task'] as const) {
     });
   });
 }
+
+describe('WorkerTranslator.create', () => {
+  it('rejects with WorkerFailedError when the worker script fails instead of waiting forever', async () => {
+    const listeners = new Map<string, Array<(e: Event) => void>>();
+    const broken = {
+      postMessage: () => {
+        for (const l of listeners.get('error') ?? []) l(Object.assign(new Event('error'), { message: 'SyntaxError' }));
+      },
+      addEventListener: (type: string, l: (e: Event) => void) => {
+        listeners.set(type, [...(listeners.get(type) ?? []), l]);
+      },
+      removeEventListener: (type: string, l: (e: Event) => void) => {
+        listeners.set(
+          type,
+          (listeners.get(type) ?? []).filter((x) => x !== l),
+        );
+      },
+    };
+    const e = await WorkerTranslator.create(broken, { model: `${BASE}manifest.json` }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(WorkerFailedError);
+    expect((e as WorkerFailedError).message).toMatch(/SyntaxError/);
+    expect(listeners.get('error')).toEqual([]);
+  });
+});
