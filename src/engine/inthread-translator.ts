@@ -242,6 +242,7 @@ export class InThreadTranslator implements Translator {
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(onPartial ? { onPartial: (p: string[]) => onPartial({ texts: p, done: false }) } : {}),
+      traceDecoder: local.loaded.cfg.decRouting === 'token',
     });
     const seconds = (performance.now() - t0) / 1000;
     this.counters.tokens += local.lastOutputTokens;
@@ -309,7 +310,9 @@ export class InThreadTranslator implements Translator {
             weights: Array.from(wts.subarray(s * k, s * k + k)),
           });
           if (routing === 'task') entry.task = row(0);
-          else {
+          else if (stack === 'decoder') {
+            entry.perToken = await this.decoderTokens(local, stack, layer);
+          } else {
             const src = batch.src[0] as number[];
             const rows = src.map((_, s) => row(s));
             entry.perToken = {
@@ -323,6 +326,35 @@ export class InThreadTranslator implements Translator {
       }
     }
     return { to, text: batch?.texts[0] ?? 0, layers };
+  }
+
+  /**
+   * Per decoder step of the first sentence of the last batch: the token fed in (<s>, then each output piece) and the
+   * experts its gate chose. Needs the decoder trace (greedy decoding of a token-routed decoder).
+   */
+  private async decoderTokens(
+    local: LocalTranslator,
+    stack: 'decoder',
+    layer: number,
+  ): Promise<{ tokens: string[]; experts: number[][]; weights: number[][] } | undefined> {
+    const batch = local.traceBatch;
+    if (!batch?.decoderTraced) return undefined;
+    const steps = (local.trace?.gates ?? []).filter((g) => g.stack === stack && g.layer === layer);
+    const out = batch.out[0] ?? [];
+    const n = Math.min(steps.length, out.length + 1);
+    const tok = local.loaded.tokenizer;
+    const cfg = local.loaded.cfg;
+    const res = { tokens: [] as string[], experts: [] as number[][], weights: [] as number[][] };
+    for (let t = 0; t < n; t++) {
+      const g = steps[t] as (typeof steps)[number];
+      const k = g.indices.shape[1] as number;
+      const idx = (await this.ctx.read(g.indices)) as Uint32Array;
+      const wts = (await this.ctx.read(g.weights)) as Float32Array;
+      res.tokens.push(tok.idToPiece(t === 0 ? cfg.bosId : (out[t - 1] as number)));
+      res.experts.push(Array.from(idx.subarray(0, k)));
+      res.weights.push(Array.from(wts.subarray(0, k)));
+    }
+    return res;
   }
 
   async stats(): Promise<Stats> {

@@ -24,6 +24,8 @@ export interface TranslateOptions {
   onStep?: (rows: readonly number[], partial: readonly number[][]) => void;
   /** translate: after each decoding step, every text's output so far (finished pieces plus the live ones). */
   onPartial?: (texts: string[]) => void;
+  /** Also keep the decoder's gate outputs of every step in `trace` (greedy decoding only; beams reorder rows). */
+  traceDecoder?: boolean;
 }
 
 /** The batch whose gate outputs {@link LocalTranslator.trace} holds. */
@@ -34,6 +36,10 @@ export interface TraceBatch {
   S: number;
   /** For each row, the index of the input text it came from (set by `translate`), else its index in `src`. */
   texts: number[];
+  /** Output ids of each row (without </s>); empty when decoding did not finish. */
+  out: number[][];
+  /** Whether `trace` holds one decoder entry per step and MoE layer (row b of each is sentence b). */
+  decoderTraced: boolean;
 }
 
 /** Token ids of one translation, before detokenization. */
@@ -162,6 +168,7 @@ export class LocalTranslator {
           maxSteps,
           trace,
           forceSteps: opts.forceSteps ?? false,
+          traceDecoder: (opts.traceDecoder ?? false) && (opts.beam ?? 1) <= 1,
           ...(opts.signal ? { signal: opts.signal } : {}),
           ...(opts.onStep ? { onStep: (p: number[][]) => opts.onStep?.(idx, p) } : {}),
         };
@@ -177,7 +184,13 @@ export class LocalTranslator {
         for (const t of [batch.ids, batch.lengths, batch.tokenTasks]) t.dispose();
         this.lastTrace?.dispose();
         this.lastTrace = trace;
-        this.lastBatch = { src: batchSrc, S, texts: idx };
+        this.lastBatch = {
+          src: batchSrc,
+          S,
+          texts: idx,
+          out: idx.map((j) => out[j] ?? []),
+          decoderTraced: (opts.traceDecoder ?? false) && (opts.beam ?? 1) <= 1,
+        };
       }
     }
     return out;

@@ -58,7 +58,10 @@ export interface LayerActivation {
   routing: 'task' | 'token';
   /** Experts in the layer (E). */
   experts: number;
-  /** Token routing: the source pieces of one sentence and, per piece, the chosen experts and gate weights. */
+  /**
+   * Token routing: per token, the chosen experts and gate weights. Encoder: the source pieces of one sentence
+   * (language tag first). Decoder: the token fed at each step (<s>, then each output piece); greedy decoding only.
+   */
   perToken?: { tokens: string[]; experts: number[][]; weights: number[][] };
   /** Task routing: the experts the target language uses (best first) and their gate weights (sum 1). */
   task?: { experts: number[]; weights: number[] };

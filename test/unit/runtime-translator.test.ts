@@ -1,6 +1,6 @@
 // The in-thread Translator and its worker proxy on extracted fixture models served by a counting fake fetch:
 // on-demand shards, LRU residency, queueing, abort, device loss, streaming, activation, typed errors.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
@@ -14,7 +14,7 @@ import { exposeTranslatorHost } from '../../src/engine/worker-host';
 import { WorkerTranslator } from '../../src/engine/worker-translator';
 import type { GpuContext } from '../../src/gpu';
 import { TranslationAbortedError } from '../../src/model/search';
-import { extractModel } from '../../src/runtime/extract-node';
+import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { type Manifest, parseManifest } from '../../src/runtime/manifest';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { IntegrityError, memoryCache } from '../../src/runtime/shard-loader';
@@ -413,5 +413,52 @@ describe('WorkerTranslator.create', () => {
     expect(e).toBeInstanceOf(WorkerFailedError);
     expect((e as WorkerFailedError).message).toMatch(/SyntaxError/);
     expect(listeners.get('error')).toEqual([]);
+  });
+});
+
+describe('InThreadTranslator on the unextracted token_token model', () => {
+  it('translates and reports per-token experts of the encoder and (greedy) decoder layers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskmoe-runtime-token_token-'));
+    cpSync('test/fixtures/models/token_token', dir, { recursive: true });
+    await writeManifest(dir);
+    const contexts: GpuContext[] = [];
+    const t = await InThreadTranslator.create({
+      model: `${BASE}manifest.json`,
+      fetch: server(dir).fetch,
+      cache: memoryCache(),
+      createContext: async () => {
+        const c = await testContext();
+        contexts.push(c);
+        return c;
+      },
+      warn: () => {},
+    });
+    try {
+      const [out] = await t.translate([SRC[0] as string], { to: 'de' });
+      const a = await t.activation();
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      const dec = (a?.layers ?? []).filter((l) => l.stack === 'decoder');
+      const enc = (a?.layers ?? []).filter((l) => l.stack === 'encoder');
+      expect(dec.length).toBe(cfg.moe_layers.decoder.length);
+      expect(enc.length).toBe(cfg.moe_layers.encoder.length);
+      for (const l of [...dec, ...enc]) {
+        expect(l.routing).toBe('token');
+        const p = l.perToken;
+        expect(p && p.tokens.length > 0 && p.experts.length === p.tokens.length).toBe(true);
+        for (const e of p?.experts ?? []) expect(e.length).toBe(cfg.top_k);
+      }
+      expect(dec[0]?.perToken?.tokens[0]).toBe('<s>');
+      expect(enc[0]?.perToken?.tokens[0]).toBe('<2de>');
+      expect(typeof out).toBe('string');
+      // Beam search reorders rows between steps: no decoder rows, the encoder still reported.
+      await t.translate([SRC[0] as string], { to: 'de', beam: 2 });
+      const b = await t.activation();
+      expect(b?.layers.filter((l) => l.stack === 'decoder').every((l) => l.perToken === undefined)).toBe(true);
+      expect(b?.layers.filter((l) => l.stack === 'encoder').every((l) => l.perToken !== undefined)).toBe(true);
+    } finally {
+      await t.dispose();
+      for (const c of contexts) c.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
