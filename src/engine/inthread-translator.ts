@@ -164,7 +164,18 @@ export class InThreadTranslator implements Translator {
 
   async load(lang: string, opts: LoadOptions = {}): Promise<void> {
     this.check(lang);
-    return this.enqueue(() => this.ensureLoaded(lang, opts));
+    return this.enqueue(() => this.withRecovery(() => this.ensureLoaded(lang, opts)));
+  }
+
+  /** Runs `fn`; if the device was lost meanwhile, re-creates it, reloads the resident tasks and runs `fn` once more. */
+  private async withRecovery<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof DeviceLostError) && !this.ctx.isLost) throw e;
+      await this.recover();
+      return await fn();
+    }
   }
 
   private async ensureLoaded(lang: string, opts: LoadOptions): Promise<void> {
@@ -217,15 +228,7 @@ export class InThreadTranslator implements Translator {
   async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
     this.check(opts.to);
     const input = [...texts];
-    return this.enqueue(async () => {
-      try {
-        return await this.run(input, opts);
-      } catch (e) {
-        if (!(e instanceof DeviceLostError) && !this.ctx.isLost) throw e;
-        await this.recover();
-        return await this.run(input, opts);
-      }
-    });
+    return this.enqueue(() => this.withRecovery(() => this.run(input, opts)));
   }
 
   private async run(texts: string[], opts: TranslateOptions): Promise<string[]> {

@@ -321,6 +321,12 @@ for (const variant of ['task_task', 'token_task'] as const) {
       expect(st.deviceLosses).toBe(1);
       expect(st.resident.sort()).toEqual(['de', 'fr']);
       expect(s.requests.length).toBe(fetched);
+      // A load after a loss recovers the same way.
+      t.gpu.device.destroy();
+      await t.gpu.device.lost;
+      await t.load('es');
+      expect((await t.stats()).deviceLosses).toBe(2);
+      expect(await t.translate(SRC, { to: 'es' })).toEqual(expected.es);
       await t.dispose();
     });
 
