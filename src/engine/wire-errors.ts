@@ -60,7 +60,8 @@ export function fromWire(w: WireError): Error {
   const e: Error = cls ? (Object.create(cls.prototype) as Error) : new Error(w.message);
   Object.defineProperty(e, 'message', { value: w.message, writable: true, configurable: true });
   Object.assign(e, w.fields);
-  Object.defineProperty(e, 'name', { value: w.name, writable: true, configurable: true });
+  // A taskmoe class's table key is its source name, which a minifying bundler does not rename (e.name it may).
+  Object.defineProperty(e, 'name', { value: cls ? w.kind : w.name, writable: true, configurable: true });
   if (w.stack) Object.defineProperty(e, 'stack', { value: w.stack, writable: true, configurable: true });
   return e;
 }

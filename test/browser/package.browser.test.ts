@@ -159,7 +159,8 @@ window.run = async (model, texts) => {
   const t = await createTranslator({ model, worker: new TaskmoeWorker() });
   try {
     const out = await t.translate(texts, { to: 'de' });
-    return { out, stats: await t.stats() };
+    const unknown = await t.translate(texts, { to: 'xx' }).then(String, (e) => \`\${e.name}: \${e.message}\`);
+    return { out, unknown, stats: await t.stats() };
   } catch (e) {
     return { error: String(e) };
   } finally {
@@ -189,10 +190,12 @@ window.run = async (model, texts) => {
         ([model, texts]) =>
           (window as unknown as { run: (m: string, t: string[]) => Promise<unknown> }).run(model, texts),
         [`${http.url}/model/manifest.json`, SRC] as const,
-      )) as { out?: string[]; error?: string; stats?: { adapter: string } };
+      )) as { out?: string[]; error?: string; unknown?: string; stats?: { adapter: string } };
       expect(res.error, `${res.error}\n${h.consoleLines.join('\n')}`).toBeUndefined();
       console.log(`[taskmoe] packed package bundled by Vite, in Chromium on ${res.stats?.adapter}`);
       expect(res.out?.length).toBe(SRC.length);
+      // Errors from the worker keep their class names even in a minified bundle.
+      expect(res.unknown).toMatch(/^UnknownLanguageError: /);
       // Nothing but the worker script and model files is fetched at run time.
       expect(http.requests.filter((p) => !p.startsWith('/model/') && !/^\/app\/assets\/.*\.js$/.test(p))).toEqual([]);
     } finally {
