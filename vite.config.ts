@@ -2,9 +2,10 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
 // The demo (index.html) and the browser-test pages are served from the repository root.
-export default defineConfig({
+// Node builds (--ssr: the CLI, benchmarks, scripts) must not copy public/ (it holds prepared demo models).
+export default defineConfig(({ isSsrBuild }) => ({
   root: '.',
-  publicDir: 'public',
+  publicDir: isSsrBuild ? false : 'public',
   server: { host: '127.0.0.1', fs: { strict: true } },
   // Pre-bundle dependencies when the server starts: a dependency discovered later (e.g. comlink inside the worker)
   // makes Vite reload the page mid-test ("Execution context was destroyed").
@@ -18,4 +19,4 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: { input: { demo: resolve(import.meta.dirname, 'index.html') } },
   },
-});
+}));
