@@ -191,6 +191,14 @@ def main(argv=None) -> None:
         r = evaluate_variant(a.models / v, a.data, a.max_sents, beams, sets)
         r["eval"] = {"max_sents": a.max_sents, "beams": beams, "sacrebleu": sacrebleu.__version__}
         results = load_results(path)  # reload: another eval may have written meanwhile
+        prev = results["variants"].get(v)
+        if prev and prev.get("training", {}).get("steps") == r["training"].get("steps"):
+            # same weights: merge (e.g. a greedy run and a later beam run on other sets)
+            for lang, per in r["scores"].items():
+                for split, modes in per.items():
+                    prev["scores"].setdefault(lang, {}).setdefault(split, {}).update(modes)
+            prev["eval"] = r["eval"]
+            r = prev
         results["variants"][v] = r
         path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     results = load_results(path)
