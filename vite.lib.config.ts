@@ -19,6 +19,6 @@ export default defineConfig({
       },
       formats: ['es'],
     },
-    rollupOptions: { external: ['comlink', 'webgpu', /^node:/] },
+    rollupOptions: { external: ['comlink', 'onnxruntime-web', 'webgpu', /^node:/] },
   },
 });

@@ -7,6 +7,7 @@ export {
   WorkerFailedError,
 } from './engine/errors';
 export { defaultMemoryBudget, InThreadTranslator, type InThreadTranslatorOptions } from './engine/inthread-translator';
+export { openTranslator } from './engine/open-translator';
 export type {
   Activation,
   Backend,
@@ -19,11 +20,13 @@ export type {
   TranslateOptions,
   Translator,
 } from './engine/translator';
+export { WasmTranslator } from './engine/wasm-translator';
 export { WorkerTranslator } from './engine/worker-translator';
 export { createGpuContext, DeviceLostError, type GpuContext, TaskmoeError, WebGPUUnavailableError } from './gpu';
 export { TranslationAbortedError } from './model/search';
 export { type Manifest, ManifestError, type ManifestFile } from './runtime/manifest';
 export { ModelNotFoundError } from './runtime/model-files';
+export { exportOnnx, type F32Reader, type OnnxModels } from './runtime/onnx-export';
 export {
   cacheApiCache,
   DownloadAbortedError,

@@ -1,12 +1,13 @@
 // createTranslator: picks the implementation of Translator from the options.
-import { InThreadTranslator } from './inthread-translator';
+import { openTranslator } from './open-translator';
 import type { CreateTranslatorOptions, Translator } from './translator';
 import { WorkerTranslator } from './worker-translator';
 
 /**
  * Creates a translator for the model whose manifest.json is at `opts.model`: in a Web Worker when `opts.worker` is
- * given (a Worker running `taskmoe/worker`), else in this thread. Reads the manifest and opens the GPU device; the
- * weights are fetched by `load` (or the first `translate`) per language.
+ * given (a Worker running `taskmoe/worker`), else in this thread; on WebGPU, or on onnxruntime-web's WASM backend for
+ * `backend: 'wasm'` and, where WebGPU cannot run, for `'auto'`. Reads the manifest; the weights are fetched by `load`
+ * (or the first `translate`) per language.
  */
 export async function createTranslator(opts: CreateTranslatorOptions): Promise<Translator> {
   const { worker, ...rest } = opts;
@@ -14,5 +15,5 @@ export async function createTranslator(opts: CreateTranslatorOptions): Promise<T
     const model = new URL(rest.model, globalThis.location?.href ?? 'http://localhost/').toString();
     return WorkerTranslator.create(worker, { ...rest, model });
   }
-  return InThreadTranslator.create(rest);
+  return openTranslator(rest);
 }

@@ -39,6 +39,20 @@ export function defaultMemoryBudget(limits: { maxBufferSize: number }): number {
   return Math.min(2048 * MIB, Math.max(256 * MIB, Math.floor(limits.maxBufferSize / 4)));
 }
 
+/** Reads the manifest at `opts.model` through a new {@link ShardLoader} (network first, the cached copy offline). */
+export async function openModel(
+  opts: Pick<InThreadTranslatorOptions, 'model' | 'fetch' | 'cache' | 'warn'>,
+): Promise<{ manifest: Manifest; loader: ShardLoader }> {
+  const manifestUrl = new URL(opts.model, globalThis.location?.href ?? 'http://localhost/').toString();
+  const loader = new ShardLoader({
+    baseUrl: manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.cache ? { cache: opts.cache } : {}),
+    ...(opts.warn ? { warn: opts.warn } : {}),
+  });
+  return { manifest: parseManifest(await loader.json(manifestUrl)), loader };
+}
+
 /** A {@link Translator} running on this thread's GPU device. Create it with {@link InThreadTranslator.create}. */
 export class InThreadTranslator implements Translator {
   readonly manifest: Manifest;
@@ -80,25 +94,18 @@ export class InThreadTranslator implements Translator {
   }
 
   /**
-   * Reads the manifest at `opts.model` and opens the GPU device; no weights are fetched until a language is loaded.
-   * Rejects with `BackendUnavailableError` for `backend: 'wasm'` (not built yet) or when WebGPU is missing.
+   * Reads the manifest at `opts.model` (unless `model` is given, already read) and opens the GPU device; no weights
+   * are fetched until a language is loaded. Rejects with `BackendUnavailableError` when WebGPU cannot run here or
+   * `opts.backend` is `wasm` (use `createTranslator` for the WASM engine).
    */
-  static async create(opts: InThreadTranslatorOptions): Promise<InThreadTranslator> {
-    const backend = opts.backend ?? 'auto';
-    if (backend === 'wasm') {
-      throw new BackendUnavailableError(
-        'wasm',
-        'The WASM (onnxruntime-web) engine is not available in this version of taskmoe. Use backend "webgpu" in a browser with WebGPU.',
-      );
+  static async create(
+    opts: InThreadTranslatorOptions,
+    model?: { manifest: Manifest; loader: ShardLoader },
+  ): Promise<InThreadTranslator> {
+    if (opts.backend === 'wasm') {
+      throw new BackendUnavailableError('wasm', 'InThreadTranslator runs on WebGPU; use createTranslator for "wasm".');
     }
-    const manifestUrl = new URL(opts.model, globalThis.location?.href ?? 'http://localhost/').toString();
-    const loader = new ShardLoader({
-      baseUrl: manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1),
-      ...(opts.fetch ? { fetch: opts.fetch } : {}),
-      ...(opts.cache ? { cache: opts.cache } : {}),
-      ...(opts.warn ? { warn: opts.warn } : {}),
-    });
-    const manifest = parseManifest(await loader.json(manifestUrl));
+    const { manifest, loader } = model ?? (await openModel(opts));
     const createContext = opts.createContext ?? (() => createGpuContext());
     let ctx: GpuContext;
     try {
@@ -106,7 +113,7 @@ export class InThreadTranslator implements Translator {
     } catch (cause) {
       throw new BackendUnavailableError(
         'webgpu',
-        `WebGPU cannot run here: ${(cause as Error).message}. Use a browser with WebGPU enabled.`,
+        `WebGPU cannot run here: ${(cause as Error).message}. Use a browser with WebGPU enabled, or backend "wasm".`,
         { cause },
       );
     }

@@ -1,8 +1,16 @@
 // The worker side of WorkerTranslator: an InThreadTranslator behind a comlink endpoint. Callbacks arrive as comlink
 // proxies and are released when their call ends; AbortSignals are bridged by call id; errors travel as WireError.
 import * as Comlink from 'comlink';
-import { InThreadTranslator, type InThreadTranslatorOptions } from './inthread-translator';
-import type { Activation, CreateTranslatorOptions, PartialTranslation, Progress, Stats } from './translator';
+import type { InThreadTranslatorOptions } from './inthread-translator';
+import { openTranslator } from './open-translator';
+import type {
+  Activation,
+  CreateTranslatorOptions,
+  PartialTranslation,
+  Progress,
+  Stats,
+  Translator,
+} from './translator';
 import { toWire, type WireError } from './wire-errors';
 
 /** A host call's outcome: errors are returned, not thrown, so that their class survives the trip. */
@@ -21,7 +29,7 @@ export interface WireTranslateOptions {
 
 /** What the worker exposes; used through {@link WorkerTranslator}, not directly. */
 export class TranslatorHost {
-  private t: InThreadTranslator | null = null;
+  private t: Translator | null = null;
   private readonly aborts = new Map<number, AbortController>();
   private readonly defaults: Partial<InThreadTranslatorOptions>;
 
@@ -29,7 +37,7 @@ export class TranslatorHost {
     this.defaults = defaults;
   }
 
-  private get translator(): InThreadTranslator {
+  private get translator(): Translator {
     if (!this.t) throw new Error('createTranslator was not called in the worker');
     return this.t;
   }
@@ -70,7 +78,7 @@ export class TranslatorHost {
 
   create(opts: Omit<CreateTranslatorOptions, 'worker'>): Promise<WireResult<void>> {
     return this.wrap(async () => {
-      this.t = await InThreadTranslator.create({ ...this.defaults, ...opts });
+      this.t = await openTranslator({ ...this.defaults, ...opts });
     });
   }
 

@@ -25,7 +25,7 @@ import { nodeFiles } from '../../src/runtime/node-files';
 import { testContext } from '../setup/gpu';
 import { BrowserHarness } from './chromium';
 
-// A scratch project in a temporary folder. Its dependencies other than taskmoe (comlink; webgpu for Node) are linked
+// A scratch project in a temporary folder. Its dependencies other than taskmoe (comlink, onnxruntime-web; webgpu for Node) are linked
 // from the repository's node_modules, as npm would install them, so that no registry is needed.
 const SCRATCH = mkdtempSync(join(tmpdir(), 'taskmoe-package-'));
 const MODEL = join(SCRATCH, 'model');
@@ -80,7 +80,7 @@ describe('the packed npm package', () => {
     const pkg = join(SCRATCH, 'node_modules', 'taskmoe');
     mkdirSync(pkg, { recursive: true });
     execFileSync('tar', ['-xzf', tarball, '-C', pkg, '--strip-components=1']);
-    for (const dep of ['comlink', 'webgpu'])
+    for (const dep of ['comlink', 'onnxruntime-web', 'webgpu'])
       symlinkSync(resolve('node_modules', dep), join(SCRATCH, 'node_modules', dep));
     await extractModel(nodeFiles('test/fixtures/models/task_task'), MODEL);
     ctx = await testContext();

@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalTranslator } from '../../src/engine/local-translator';
+import { openTranslator } from '../../src/engine/open-translator';
+import { WasmTranslator } from '../../src/engine/wasm-translator';
 import type { GpuContext } from '../../src/gpu';
+import { WebGPUUnavailableError } from '../../src/gpu';
 import { extractModel } from '../../src/runtime/extract-node';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { exportOnnx, type F32Reader } from '../../src/runtime/onnx-export';
 import { parseSafetensors } from '../../src/runtime/safetensors';
+import { memoryCache } from '../../src/runtime/shard-loader';
 import { testContext } from '../setup/gpu';
 
 const SRC = readFileSync('training/fixtures/de/dev.src', 'utf8').split('\n').filter(Boolean).slice(0, 4);
@@ -115,5 +119,51 @@ describe('ONNX export of the extracted task_task model (WASM backend)', () => {
       const [gpu] = await ext.translateIds([src], { to: 'de' });
       expect(out).toEqual(gpu);
     }
+  });
+
+  it('the WASM engine (backend "wasm", and "auto" without WebGPU) translates like the WebGPU engine', async () => {
+    const requests: string[] = [];
+    const fetch: typeof globalThis.fetch = async (u) => {
+      const name = String(u).slice('http://models.test/'.length);
+      requests.push(name);
+      return new Response(readFileSync(join(dir, name)));
+    };
+    const texts = [...SRC, '', SRC[1] as string];
+    const expected = await ext.translate(texts, { to: 'de', batchSize: 1 });
+    const expectedFr = await ext.translate(texts, { to: 'fr', batchSize: 1 });
+    const warnings: string[] = [];
+    for (const backend of ['wasm', 'auto'] as const) {
+      requests.length = 0;
+      const t = await openTranslator({
+        model: 'http://models.test/manifest.json',
+        backend,
+        fetch,
+        cache: memoryCache(),
+        warn: (m) => warnings.push(m),
+        createContext: async () => {
+          throw new WebGPUUnavailableError('no adapter in this test');
+        },
+      });
+      expect(t).toBeInstanceOf(WasmTranslator);
+      const partials: string[][] = [];
+      expect(await t.translate(texts, { to: 'de', onPartial: (p) => partials.push(p.texts) })).toEqual(expected);
+      expect(partials.length).toBeGreaterThan(0);
+      expect(await t.translate(texts, { to: 'fr' })).toEqual(expectedFr);
+      expect(requests.filter((r) => r.startsWith('task-')).sort()).toEqual([
+        'task-de.safetensors',
+        'task-fr.safetensors',
+      ]);
+      const st = await t.stats();
+      expect(st.backend).toBe('wasm');
+      expect(st.resident).toEqual(['de', 'fr']);
+      const act = await t.activation();
+      expect(act?.layers.every((l) => l.routing === 'task' && l.task?.experts.length === 2)).toBe(true);
+      await expect(t.translate(['x'], { to: 'xx' })).rejects.toMatchObject({ code: 'unknown-language' });
+      await expect(t.translate(SRC, { to: 'de', signal: AbortSignal.abort() })).rejects.toMatchObject({
+        code: 'aborted',
+      });
+      await t.dispose();
+    }
+    expect(warnings.some((w) => w.includes('Falling back to the WASM engine'))).toBe(true);
   });
 });
