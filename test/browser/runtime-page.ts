@@ -14,9 +14,9 @@ declare global {
   interface Window {
     __runtime?: {
       ready: boolean;
-      create(model: string): Promise<StepResult>;
+      create(model: string, backend?: 'webgpu' | 'wasm' | 'auto'): Promise<StepResult>;
       load(lang: string): Promise<StepResult>;
-      translate(texts: string[], to: string): Promise<StepResult>;
+      translate(texts: string[], to: string, batchSize?: number): Promise<StepResult>;
       translateAbortingAfter(texts: string[], to: string, partials: number): Promise<StepResult>;
       stats(): Promise<StepResult>;
       activation(): Promise<StepResult>;
@@ -56,10 +56,10 @@ function live(): Translator {
 
 window.__runtime = {
   ready: true,
-  create: (model) =>
+  create: (model, backend) =>
     step('create', async () => {
       worker = new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });
-      translator = await createTranslator({ model, worker });
+      translator = await createTranslator({ model, worker, ...(backend ? { backend } : {}) });
       return await translator.languages();
     }),
   load: (lang) =>
@@ -68,7 +68,8 @@ window.__runtime = {
       await live().load(lang, { onProgress: (p) => progress.push(p) });
       return progress;
     }),
-  translate: (texts, to) => step(`translate ${to}`, () => live().translate(texts, { to })),
+  translate: (texts, to, batchSize) =>
+    step(`translate ${to}`, () => live().translate(texts, { to, ...(batchSize ? { batchSize } : {}) })),
   translateAbortingAfter: (texts, to, partials) =>
     step(`translate ${to} (abort)`, async () => {
       const ac = new AbortController();

@@ -155,4 +155,14 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     await h.screenshot(page, 'browser-runtime');
     await ok('dispose');
   });
+
+  it('the WASM fallback (onnxruntime-web in the worker) translates like WebGPU, one sentence per batch', async () => {
+    await ok('create', MODEL);
+    const gpu = await ok('translate', SRC, 'de', 1);
+    await ok('dispose');
+    await ok('create', MODEL, 'wasm');
+    expect(await ok('translate', SRC, 'de')).toEqual(gpu);
+    expect(((await ok('stats')) as { backend: string }).backend).toBe('wasm');
+    await ok('dispose');
+  });
 });
