@@ -37,12 +37,17 @@ function expertRow(layer: LayerActivation, active: Map<number, number>, label: s
   return h('ol', { class: 'experts', 'aria-label': label }, ...items);
 }
 
-/** Readable source piece: SentencePiece's word-start mark as a visible space. */
+/** Readable piece: SentencePiece's word-start mark as a visible dot. */
 function pieceText(p: string): string {
   return p.replaceAll('\u2581', '·') || '∅';
 }
 
-/** Source pieces (rows) × experts (columns); each cell shaded by the piece's gate weight for that expert. */
+/** What a token-routed layer's rows are: source pieces (encoder) or the piece fed at each decoding step (decoder). */
+function unit(layer: LayerActivation): string {
+  return layer.stack === 'encoder' ? 'source piece' : 'decoding step';
+}
+
+/** Pieces (rows) × experts (columns); each cell shaded by the piece's gate weight for that expert. */
 function heatmap(layer: LayerActivation, name: string): HTMLElement {
   const t = layer.perToken as NonNullable<LayerActivation['perToken']>;
   const head = h('tr', {}, h('th', { scope: 'col' }, 'piece'));
@@ -65,11 +70,17 @@ function heatmap(layer: LayerActivation, name: string): HTMLElement {
   });
   return h(
     'div',
-    { class: 'heatmap-wrap', tabindex: 0, role: 'region', 'aria-label': `${name}: experts per source piece` },
+    { class: 'heatmap-wrap', tabindex: 0, role: 'region', 'aria-label': `${name}: experts per ${unit(layer)}` },
     h(
       'table',
       { class: 'heatmap' },
-      h('caption', {}, 'Gate weight per source piece (first sentence)'),
+      h(
+        'caption',
+        {},
+        layer.stack === 'encoder'
+          ? 'Gate weight per source piece (first sentence)'
+          : 'Gate weight per decoding step; rows: the piece fed in (first sentence)',
+      ),
       h('thead', {}, head),
       body,
     ),
@@ -125,7 +136,7 @@ export class ActivationView {
         'figcaption',
         {},
         h('strong', {}, name),
-        ` · ${layer.routing === 'task' ? 'task-routed: fixed per language' : 'token-routed: per source piece'}`,
+        ` · ${layer.routing === 'task' ? 'task-routed: fixed per language' : `token-routed: per ${unit(layer)}`}`,
       );
       fig.append(title);
       if (layer.routing === 'task' && layer.task) {
@@ -146,12 +157,20 @@ export class ActivationView {
         }
       } else if (layer.perToken && layer.perToken.tokens.length > 0) {
         fig.append(
-          h('p', { class: 'sub' }, 'Mean gate weight over the sentence:'),
+          h('p', { class: 'sub' }, `Mean gate weight over the ${layer.stack === 'encoder' ? 'sentence' : 'steps'}:`),
           expertRow(layer, meanLoad(layer), `${name} mean expert load`),
           heatmap(layer, name),
         );
       } else {
-        fig.append(h('p', { class: 'sub' }, 'The engine reports no per-token routing for this layer.'));
+        fig.append(
+          h(
+            'p',
+            { class: 'sub' },
+            layer.stack === 'decoder'
+              ? 'Per-step routing of decoder layers is reported for greedy search only.'
+              : 'The engine reports no per-token routing for this layer.',
+          ),
+        );
       }
       parts.push(fig);
     }

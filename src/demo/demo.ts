@@ -66,7 +66,6 @@ export class Demo {
     this.beam.disabled = busy || !usable;
     this.modelSel.disabled = busy || this.models.length === 0;
     this.stop.hidden = !(s === 'loading' || s === 'translating');
-    this.main.setAttribute('aria-busy', String(busy));
   }
 
   private showError(text: string | null): void {
@@ -197,6 +196,8 @@ export class Demo {
       this.output.dataset.done = 'false';
       this.output.dataset.lang = lang;
       this.output.classList.add('streaming');
+      // Screen readers announce the translation once, when it is complete, not every partial.
+      this.output.setAttribute('aria-busy', 'true');
       this.output.textContent = '';
       const beam = Number(this.beam.value) || 1;
       for await (const p of t.translateStream(lines, { to: lang, beam, signal })) {
@@ -211,6 +212,7 @@ export class Demo {
       else this.showError(message(e));
     } finally {
       this.output.classList.remove('streaming');
+      this.output.setAttribute('aria-busy', 'false');
       this.abort = null;
       if (this.translator === t) {
         this.stats.render(await t.stats());

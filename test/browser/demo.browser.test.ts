@@ -75,19 +75,30 @@ function readState(page: Page): Promise<PageState> {
   });
 }
 
+/** The page's console (the harness's), printed when a wait times out. */
+let pageLog: readonly string[] = [];
+
 async function waitReady(page: Page, runs: number): Promise<PageState> {
-  await page.waitForFunction(
-    (n) => {
-      const m = document.getElementById('demo');
-      return (
-        m?.dataset.state === 'unavailable' ||
-        m?.dataset.state === 'error' ||
-        (m?.dataset.state === 'ready' && Number(m.dataset.runs ?? 0) >= n)
+  await page
+    .waitForFunction(
+      (n) => {
+        const m = document.getElementById('demo');
+        return (
+          m?.dataset.state === 'unavailable' ||
+          m?.dataset.state === 'error' ||
+          (m?.dataset.state === 'ready' && Number(m.dataset.runs ?? 0) >= n)
+        );
+      },
+      runs,
+      { timeout: 180_000 },
+    )
+    .catch(async (e: unknown) => {
+      const st = await readState(page).catch(() => null);
+      throw new Error(
+        `demo did not finish run ${runs}: ${JSON.stringify({ ...st, layers: undefined, heatmaps: undefined })}\n${pageLog.join('\n')}`,
+        { cause: e },
       );
-    },
-    runs,
-    { timeout: 180_000 },
-  );
+    });
   return readState(page);
 }
 
@@ -106,10 +117,12 @@ function differs(a: number[] | undefined, b: number[] | undefined): boolean {
 
 describe('translation demo in real headless Chromium (WebGPU)', () => {
   const h = new BrowserHarness();
+  pageLog = h.consoleLines;
   beforeAll(async () => {
     const list = await prepareDemoModels({ out: OUT, fixturesOnly: true });
     expect(list.models.map((m) => m.id)).toContain('tiny-token_task');
-    await h.start();
+    // No hot reload: an edit to the sources while the test runs must not reload the page mid-translation.
+    await h.start([{ name: 'no-hmr', config: () => ({ server: { hmr: false } }) }]);
   });
   afterAll(async () => {
     await h.stop();
@@ -247,6 +260,13 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(Object.keys(s.layers).filter((k) => k.endsWith(':token')).length).toBe(2);
     const encRows = s.heatmaps['encoder:1:token'] as number[][];
     expect(encRows.length).toBeGreaterThan(3);
+    // Decoder token routing, one row per decoding step (greedy): each step picks two experts.
+    const decRows = s.heatmaps['decoder:1:token'] as number[][];
+    expect(decRows.length).toBeGreaterThan(1);
+    for (const r of decRows) {
+      expect(r.filter((w) => w > 0).length).toBeLessThanOrEqual(2);
+      expect(r.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 2);
+    }
     await h.screenshot(page, 'demo-desktop-token_token');
 
     // A second visit reads the files from the browser's cache: bars again (marked as cache reads), nothing downloaded.
