@@ -79,7 +79,7 @@ function heatmap(layer: LayerActivation, name: string): HTMLElement {
         {},
         layer.stack === 'encoder'
           ? 'Gate weight per source piece (first sentence)'
-          : 'Gate weight per decoding step; rows: the piece fed in (first sentence)',
+          : 'Gate weight per decoding step, by the piece fed in (first sentence)',
       ),
       h('thead', {}, head),
       body,
