@@ -4,6 +4,7 @@ import { UnknownLanguageError } from '../engine/errors';
 import { TaskmoeError } from '../gpu/errors';
 import { UsageError } from './args';
 import { evalCommand } from './eval';
+import { exportOnnxCommand } from './export-onnx';
 import { extractCommand } from './extract';
 import { infoCommand } from './info';
 import type { Io } from './io';
@@ -19,6 +20,7 @@ Commands:
   eval        translate a test set and score it with chrF2 and BLEU
   info        show the WebGPU adapter and its features
   extract     cut per-language models out of a task-routed MoE model
+  export-onnx write ONNX graphs of dense sub-networks (the WASM fallback's models)
 
 Examples:
   taskmoe translate --model models/task_task --to de < in.txt > out.de.txt
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<numb
   eval: evalCommand,
   info: infoCommand,
   extract: extractCommand,
+  'export-onnx': exportOnnxCommand,
 };
 
 /** One line for stderr and the exit status of an error thrown by a command. */

@@ -7,7 +7,7 @@ import { TranslationAbortedError } from '../model/search';
 import { readConfig } from '../runtime/load-model';
 import type { Manifest, ManifestFile } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
-import { exportOnnx, type F32Reader } from '../runtime/onnx-export';
+import { exportOnnx, shardReader } from '../runtime/onnx-export';
 import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
 import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
@@ -122,13 +122,7 @@ export class WasmTranslator implements Translator {
       const shard = cfg.taskShards?.[lang];
       if (shard) own.push(parseSafetensors(await this.files.read(shard), { name: shard }));
       const sources = [...own, ...this.trunk];
-      const read: F32Reader = (name) => {
-        for (const f of sources) {
-          const info = f.tensors.get(name);
-          if (info) return { shape: info.shape, data: f.f32(name) };
-        }
-        throw new ModelNotFoundError(`tensor ${name}`);
-      };
+      const read = shardReader(sources);
       const onnx = exportOnnx(cfg, read);
       const encoder = await this.ort.InferenceSession.create(onnx.encoder);
       const decoder = await this.ort.InferenceSession.create(onnx.decoder);

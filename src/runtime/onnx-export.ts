@@ -3,6 +3,7 @@
 // whole target prefix (no cache) and returns logits for every position. Positions, padding and causal masks are
 // inputs computed by the caller, so the graphs have no shape arithmetic. Weights are exported as f32.
 import { type ModelConfig, ModelFormatError } from '../model/config';
+import type { SafetensorsFile } from './safetensors';
 
 /** Reads one tensor of the sub-network as f32 (trunk and task shard merged; names as in a dense model). */
 export type F32Reader = (name: string) => { shape: readonly number[]; data: Float32Array };
@@ -323,4 +324,15 @@ export function exportOnnx(cfg: ModelConfig, read: F32Reader): OnnxModels {
     g.output('logits', ['B', 'T', cfg.vocabSize]);
   }
   return { encoder: enc.g.model('taskmoe-encoder'), decoder: dec.g.model('taskmoe-decoder') };
+}
+
+/** A reader over parsed shards, first match wins (a task's own shard before the trunk). */
+export function shardReader(sources: readonly SafetensorsFile[]): F32Reader {
+  return (name) => {
+    for (const f of sources) {
+      const info = f.tensors.get(name);
+      if (info) return { shape: info.shape, data: f.f32(name) };
+    }
+    throw new ModelFormatError(`the model has no tensor "${name}"`);
+  };
 }

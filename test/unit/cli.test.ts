@@ -298,15 +298,10 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     expect(Array.isArray(json.features)).toBe(true);
   });
 
-  it('extract writes a model folder, or says this build lacks it', () => {
+  it('extract writes a model folder that translates like the whole model; export-onnx writes its graphs', async () => {
     const out = join(tmp, 'extracted');
     const bad = cli(['extract', '--model', MODEL, '--out', out, '--tasks', 'de,xx']);
     const r = cli(['extract', '--model', MODEL, '--out', out, '--tasks', 'de,fr']);
-    if (!existsSync('src/runtime/extract-node.ts')) {
-      expect(r.status).toBe(1);
-      expect(r.errLines[0]).toMatch(/not available in this build/);
-      return;
-    }
     expect(bad.status).toBe(2);
     expect(bad.errLines).toHaveLength(1);
     expect(bad.errLines[0]).toContain('"xx"');
@@ -324,5 +319,24 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     const es = cli(['translate', '--model', out, '--to', 'es'], 'Hello\n');
     expect(es.status).toBe(2);
     expect(es.errLines[0]).toMatch(/"es".*Available: de, fr/);
+    // export-onnx writes exactly the graphs the WASM fallback builds in memory from the same shards.
+    const onnxDir = join(tmp, 'onnx');
+    const x = cli(['export-onnx', '--model', out, '--out', onnxDir, '--tasks', 'fr']);
+    expect(x.errLines).toEqual([]);
+    expect(x.status).toBe(0);
+    const { readConfig } = await import('../../src/runtime/load-model');
+    const { nodeFiles } = await import('../../src/runtime/node-files');
+    const { exportOnnx, shardReader } = await import('../../src/runtime/onnx-export');
+    const { parseSafetensors } = await import('../../src/runtime/safetensors');
+    const cfg = await readConfig(nodeFiles(out));
+    const shards = ['task-fr.safetensors', ...cfg.shards].map((f) =>
+      parseSafetensors(new Uint8Array(readFileSync(join(out, f)))),
+    );
+    const want = exportOnnx(cfg, shardReader(shards));
+    expect(new Uint8Array(readFileSync(join(onnxDir, 'fr', 'encoder.onnx')))).toEqual(want.encoder);
+    expect(new Uint8Array(readFileSync(join(onnxDir, 'fr', 'decoder.onnx')))).toEqual(want.decoder);
+    const tok = cli(['export-onnx', '--model', join(MODELS, 'token_token'), '--out', onnxDir]);
+    expect(tok.status).toBe(1);
+    expect(tok.errLines).toHaveLength(1);
   });
 });
