@@ -1,6 +1,6 @@
 // The whole model against PyTorch: tokenizer ids, encoder output, first-step logits and greedy translations of the
 // goldens exported with each fixture model (test/fixtures/models/<variant>, made by make.py from the training code).
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalTranslator } from '../../src/engine/local-translator';
@@ -14,6 +14,12 @@ const VARIANTS = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
   .sort();
+// Shipped models (trained, d_model 256) are checked against their own goldens as well.
+const SHIPPED = existsSync('models')
+  ? readdirSync('models', { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join('models', d.name, 'goldens.json')))
+      .map((d) => join('models', d.name))
+  : [];
 
 interface GoldenCase {
   name: string;
@@ -43,11 +49,15 @@ it('has fixture models for every routing variant', () => {
   expect(VARIANTS).toEqual(['dense_dense', 'task_task', 'token_task', 'token_token']);
 });
 
-for (const variant of VARIANTS) {
+it('checks the shipped task_task model too', () => {
+  expect(SHIPPED).toContain(join('models', 'task_task'));
+});
+
+for (const dir of [...VARIANTS.map((v) => join(ROOT, v)), ...SHIPPED]) {
+  const variant = dir;
   describe(`model ${variant} against PyTorch goldens`, () => {
     let ctx: GpuContext;
     let tr: LocalTranslator;
-    const dir = join(ROOT, variant);
     const meta = JSON.parse(readFileSync(join(dir, 'goldens.json'), 'utf8')) as {
       max_steps: number;
       cases: GoldenCase[];
