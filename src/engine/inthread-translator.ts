@@ -8,7 +8,7 @@ import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
 import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { LocalTranslator } from './local-translator';
-import { streamFromCallback } from './stream';
+import { SerialQueue, translateAsStream } from './stream';
 import type {
   Activation,
   CreateTranslatorOptions,
@@ -62,7 +62,7 @@ export class InThreadTranslator implements Translator {
   private local: LocalTranslator | null = null;
   /** Resident languages, least recently used first. */
   private resident: string[] = [];
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private current: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } | null = null;
   private readonly createContext: () => Promise<GpuContext>;
   private disposed = false;
@@ -133,12 +133,9 @@ export class InThreadTranslator implements Translator {
 
   /** Runs `fn` after every call queued before it, so that no two calls interleave. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => {
+    return this.queue.run(fn, () => {
       if (this.disposed) throw new TranslatorDisposedError();
-      return fn();
     });
-    this.tail = run.catch(() => {});
-    return run;
   }
 
   private check(lang: string): void {
@@ -278,15 +275,7 @@ export class InThreadTranslator implements Translator {
   }
 
   translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return streamFromCallback((onPartial) =>
-      this.translate(texts, {
-        ...opts,
-        onPartial: (p) => {
-          opts.onPartial?.(p);
-          onPartial(p);
-        },
-      }),
-    );
+    return translateAsStream(this, texts, opts);
   }
 
   async activation(): Promise<Activation | null> {

@@ -1,6 +1,6 @@
 // Turns a translation that reports partial output through a callback into an async iterable (comlink cannot transfer
 // async generators, so both Translator implementations build their stream from the callback form).
-import type { PartialTranslation } from './translator';
+import type { PartialTranslation, TranslateOptions, Translator } from './translator';
 
 /**
  * Runs `start(onPartial)` and yields its partial outputs, then the final one with `done: true`. Partials that arrive
@@ -49,5 +49,37 @@ export async function* streamFromCallback(
     await new Promise<void>((resolve) => {
       wake = resolve;
     });
+  }
+}
+
+/** `translator.translateStream` for every implementation: `translate` with its partials turned into a stream. */
+export function translateAsStream(
+  translator: Pick<Translator, 'translate'>,
+  texts: readonly string[],
+  opts: TranslateOptions,
+): AsyncIterable<PartialTranslation> {
+  return streamFromCallback((onPartial) =>
+    translator.translate(texts, {
+      ...opts,
+      onPartial: (p) => {
+        opts.onPartial?.(p);
+        onPartial(p);
+      },
+    }),
+  );
+}
+
+/** Runs calls one after another (no two interleave); a failed call does not stop the ones after it. */
+export class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every call queued before it; `guard` runs first (e.g. throws when the owner was disposed). */
+  run<T>(fn: () => Promise<T>, guard?: () => void): Promise<T> {
+    const run = this.tail.then(() => {
+      guard?.();
+      return fn();
+    });
+    this.tail = run.catch(() => {});
+    return run;
   }
 }

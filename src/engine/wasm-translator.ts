@@ -13,7 +13,7 @@ import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { segment } from './segment';
-import { streamFromCallback } from './stream';
+import { SerialQueue, translateAsStream } from './stream';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
 
 type Ort = typeof import('onnxruntime-web');
@@ -34,7 +34,7 @@ export class WasmTranslator implements Translator {
   private tokenizer: SentencePieceTokenizer | null = null;
   private trunk: SafetensorsFile[] = [];
   private readonly sessions = new Map<string, { encoder: Session; decoder: Session; bytes: number }>();
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private current: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } | null = null;
   private disposed = false;
   private lastTo: string | null = null;
@@ -70,12 +70,9 @@ export class WasmTranslator implements Translator {
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => {
+    return this.queue.run(fn, () => {
       if (this.disposed) throw new TranslatorDisposedError();
-      return fn();
     });
-    this.tail = run.catch(() => {});
-    return run;
   }
 
   private check(lang: string): void {
@@ -246,15 +243,7 @@ export class WasmTranslator implements Translator {
   }
 
   translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return streamFromCallback((onPartial) =>
-      this.translate(texts, {
-        ...opts,
-        onPartial: (p) => {
-          opts.onPartial?.(p);
-          onPartial(p);
-        },
-      }),
-    );
+    return translateAsStream(this, texts, opts);
   }
 
   async activation(): Promise<Activation | null> {

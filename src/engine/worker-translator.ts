@@ -4,7 +4,7 @@
 import * as Comlink from 'comlink';
 import { TranslationAbortedError } from '../model/search';
 import { TranslatorDisposedError, WorkerFailedError } from './errors';
-import { streamFromCallback } from './stream';
+import { translateAsStream } from './stream';
 import type {
   Activation,
   CreateTranslatorOptions,
@@ -142,15 +142,7 @@ export class WorkerTranslator implements Translator {
   }
 
   translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return streamFromCallback((onPartial) =>
-      this.translate(texts, {
-        ...opts,
-        onPartial: (p) => {
-          opts.onPartial?.(p);
-          onPartial(p);
-        },
-      }),
-    );
+    return translateAsStream(this, texts, opts);
   }
 
   activation(): Promise<Activation | null> {
