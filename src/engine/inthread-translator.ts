@@ -3,7 +3,7 @@
 // memory budget (least recently used evicted); runs one call at a time; recovers once from a lost device.
 import { adapterName, createGpuContext, DeviceLostError, type GpuContext } from '../gpu';
 import { TranslationAbortedError } from '../model/search';
-import { type Manifest, type ManifestFile, parseManifest } from '../runtime/manifest';
+import { filesForTask, findFile, type Manifest, type ManifestFile, parseManifest } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
 import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
@@ -145,17 +145,9 @@ export class InThreadTranslator implements Translator {
   }
 
   private fileEntry(path: string): ManifestFile {
-    const m = this.manifest;
-    const all = [m.config, m.tokenizer, ...m.trunk, ...Object.values(m.tasks).flatMap((t) => t.shards)];
-    const f = all.find((x) => x.file === path);
+    const f = findFile(this.manifest, path);
     if (!f) throw new ModelNotFoundError(`${this.loader.url(path)} (not listed in manifest.json)`);
     return f;
-  }
-
-  /** The files `lang` needs: config, tokenizer, trunk and its own shards. */
-  private filesFor(lang: string): ManifestFile[] {
-    const m = this.manifest;
-    return [m.config, m.tokenizer, ...m.trunk, ...(m.tasks[lang]?.shards ?? [])];
   }
 
   async languages(): Promise<string[]> {
@@ -212,7 +204,7 @@ export class InThreadTranslator implements Translator {
 
   async prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
     this.check(lang);
-    for (const f of this.filesFor(lang)) {
+    for (const f of filesForTask(this.manifest, lang)) {
       if (await this.loader.has(f)) continue;
       await this.loader.load(f, {
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -5,7 +5,7 @@
 import type { ModelConfig } from '../model/config';
 import { TranslationAbortedError } from '../model/search';
 import { readConfig } from '../runtime/load-model';
-import type { Manifest, ManifestFile } from '../runtime/manifest';
+import { filesForTask, findFile, type Manifest, type ManifestFile } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { exportOnnx, shardReader } from '../runtime/onnx-export';
 import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
@@ -62,9 +62,7 @@ export class WasmTranslator implements Translator {
   }
 
   private fileEntry(path: string): ManifestFile {
-    const m = this.manifest;
-    const all = [m.config, m.tokenizer, ...m.trunk, ...Object.values(m.tasks).flatMap((t) => t.shards)];
-    const f = all.find((x) => x.file === path);
+    const f = findFile(this.manifest, path);
     if (!f) throw new ModelNotFoundError(`${this.loader.url(path)} (not listed in manifest.json)`);
     return f;
   }
@@ -131,8 +129,7 @@ export class WasmTranslator implements Translator {
 
   async prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
     this.check(lang);
-    const m = this.manifest;
-    for (const f of [m.config, m.tokenizer, ...m.trunk, ...(m.tasks[lang]?.shards ?? [])]) {
+    for (const f of filesForTask(this.manifest, lang)) {
       if (await this.loader.has(f)) continue;
       await this.loader.load(f, {
         ...(opts.signal ? { signal: opts.signal } : {}),

@@ -70,3 +70,15 @@ export function parseManifest(json: unknown): Manifest {
   }
   return m;
 }
+
+/** The files `lang` needs: config, tokenizer, the trunk and its own shards. */
+export function filesForTask(m: Manifest, lang: string): ManifestFile[] {
+  return [m.config, m.tokenizer, ...m.trunk, ...(m.tasks[lang]?.shards ?? [])];
+}
+
+/** The manifest entry of `path`, or undefined when the manifest does not list it. */
+export function findFile(m: Manifest, path: string): ManifestFile | undefined {
+  return [m.config, m.tokenizer, ...m.trunk, ...Object.values(m.tasks).flatMap((t) => t.shards)].find(
+    (x) => x.file === path,
+  );
+}
