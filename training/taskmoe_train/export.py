@@ -24,8 +24,8 @@ SHARD_BYTES = 45 * 1024 * 1024
 GOLDEN_STEPS = 64
 
 
-def load_checkpoint(run: Path) -> tuple[TaskMoETransformer, dict]:
-    ck = torch.load(run / "ckpt.pt", map_location="cpu")
+def load_checkpoint(run: Path, name: str = "ckpt.pt") -> tuple[TaskMoETransformer, dict]:
+    ck = torch.load(run / name, map_location="cpu")
     cfg = ModelConfig(**ck["config"])
     model = TaskMoETransformer(cfg)
     model.load_state_dict(ck["model"])
@@ -165,8 +165,9 @@ def main(argv=None) -> None:
     ap.add_argument("--spm", type=Path, default=Path("training/work/spm/spm.model"))
     ap.add_argument("--data", type=Path, default=Path("training/work/data"))
     ap.add_argument("--variant", default="")
+    ap.add_argument("--ckpt", default="ckpt.pt", help="file in --run: ckpt.pt or a step-N.pt snapshot")
     a = ap.parse_args(argv)
-    model, state = load_checkpoint(a.run)
+    model, state = load_checkpoint(a.run, a.ckpt)
     variant = a.variant or f"{model.cfg.enc_routing}_{model.cfg.dec_routing}"
     meta = json.loads((a.run / "meta.json").read_text()) if (a.run / "meta.json").exists() else {}
     args = meta.get("args", {})
@@ -176,7 +177,7 @@ def main(argv=None) -> None:
         "train_minutes": round(state["train_seconds"] / 60, 1),
         "epochs": state["epoch"] + (state["batch_in_epoch"] > 0) * 0,
         "max_steps": args.get("max_steps"),
-        "complete": (a.run / "DONE").exists(),
+        "complete": (a.run / "DONE").exists() and a.ckpt == "ckpt.pt",
         "preset": args.get("config"),
         "torch": torch.__version__,
     }

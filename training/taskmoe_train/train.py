@@ -187,6 +187,7 @@ def train(args) -> dict:
     t_start = time.time()
     t_ckpt = time.time()
     win_tok, win_t, win_cpu, win_loss, win_aux, win_n = 0, time.time(), time.process_time(), 0.0, 0.0, 0
+    save_at = {int(x) for x in args.save_at.split(",") if x}
     model.train()
     while state["step"] < args.max_steps:
         if args.max_minutes and time.time() - t_start > args.max_minutes * 60:
@@ -243,6 +244,10 @@ def train(args) -> dict:
             t_ckpt = time.time()
         if args.ckpt_every and step % args.ckpt_every == 0:
             checkpoint()
+        if step in save_at:
+            # A weights-only snapshot: the inverse-sqrt schedule does not depend on max_steps, so every variant's
+            # snapshot at the same step is an equal-budget point even if a later run is cut short.
+            save_ckpt(run / f"step-{step}.pt", model=model.state_dict(), state=state, config=cfg.to_dict())
     checkpoint()
     if state["step"] >= args.max_steps:
         (run / "DONE").write_text(json.dumps(state) + "\n")
@@ -273,6 +278,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--ckpt-every", type=int, default=0)
+    ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep weights-only step-N.pt")
     ap.add_argument("--cpu", action="store_true")
     return ap
 

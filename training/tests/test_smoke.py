@@ -114,13 +114,20 @@ def test_variant_train_export_goldens(spm_model, tmp_path, enc, dec):
 
 def test_resume_equals_continuous(spm_model, tmp_path):
     extra = ["--override", '{"dropout": 0.1}', "--ckpt-every", "2"]
-    a = train(parser().parse_args(run_args(spm_model, tmp_path / "a", "token", "task", 6, extra)))
+    a = train(parser().parse_args(run_args(spm_model, tmp_path / "a", "token", "task", 6, [*extra, "--save-at", "3,5"])))
     train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 3, extra)))
+    b3 = torch.load(tmp_path / "b" / "ckpt.pt", map_location="cpu")["model"]
     b = train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 6, extra)))
     assert a["state"]["tokens"] == b["state"]["tokens"]
     sa, sb = a["model"].state_dict(), b["model"].state_dict()
     for k in sa:
         assert torch.equal(sa[k], sb[k]), k
+    # weights-only snapshots at the asked steps: a's step-3 snapshot is b's state after its first 3 steps
+    assert sorted(p.name for p in (tmp_path / "a").glob("step-*.pt")) == ["step-3.pt", "step-5.pt"]
+    snap, snap_state = ex.load_checkpoint(tmp_path / "a", "step-3.pt")
+    assert snap_state["step"] == 3
+    for k, v in snap.state_dict().items():
+        assert torch.equal(v, b3[k]), k
 
 
 def test_evaluate_on_fixtures(spm_model, tmp_path):
