@@ -161,6 +161,50 @@ def render_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def judge_targets(results: dict, split: str = "test.lohelp", mode: str = "beam4") -> str:
+    """Issue 3's targets, judged on one set and decoding mode: a markdown list saying met / missed and by how much."""
+    vs, out = results.get("variants", {}), []
+
+    def metric(v: str, lang: str, m: str) -> float | None:
+        e = vs.get(v, {}).get("scores", {}).get(lang, {}).get(split, {}).get(mode)
+        return e[m] if e else None
+
+    def mean(v: str, m: str) -> float | None:
+        return avg([metric(v, lang, m) for lang in LANGS])
+
+    def verdict(ok: bool, by: float, unit: str) -> str:
+        return f"**met** (by {by:+.2f} {unit})" if ok else f"**missed** (by {by:+.2f} {unit})"
+
+    if "task_task" in vs and "dense_dense" in vs:
+        for m in ("chrF2", "BLEU"):
+            diffs = {lang: (metric("task_task", lang, m), metric("dense_dense", lang, m)) for lang in LANGS}
+            diffs = {k: round(a - b, 2) for k, (a, b) in diffs.items() if a is not None and b is not None}
+            if diffs:
+                worst = min(diffs, key=lambda k: diffs[k])
+                cells = ", ".join(f"{k} {d:+.2f}" for k, d in diffs.items())
+                out.append(
+                    f"- task-MoE > dense on every language ({m}): {verdict(diffs[worst] > 0, diffs[worst], m)} "
+                    f"at the worst language ({worst}); per language: {cells}"
+                )
+    for v, name in (("task_task", "task-MoE"), ("token_task", "hybrid token/task")):
+        if v in vs and "token_token" in vs:
+            for m in ("chrF2", "BLEU"):
+                a, b = mean(v, m), mean("token_token", m)
+                if a is not None and b is not None:
+                    out.append(f"- {name} >= token-MoE on average ({m}): {verdict(a >= b, a - b, m)} ({a} vs {b})")
+    ap = results.get("baselines", {}).get("apertium", {}).get("es", {}).get("test.lohelp")
+    best = {v: metric(v, "es", "chrF2") for v in ("task_task", "token_task")}
+    for v, x in best.items():
+        if ap and x is not None and split == "test.lohelp":
+            out.append(
+                f"- en-es above Apertium on test.lohelp ({v}, chrF2): {verdict(x > ap['chrF2'], x - ap['chrF2'], 'chrF2')} "
+                f"({x} vs {ap['chrF2']})"
+            )
+    if not out:
+        return ""
+    return f"\n**Targets** ({split}, {mode})\n\n" + "\n".join(out) + "\n"
+
+
 def update_readme(readme: Path, table: str) -> None:
     start, end = "<!-- results:start -->", "<!-- results:end -->"
     text = readme.read_text() if readme.exists() else f"# taskmoe models\n\n{start}\n{end}\n"
@@ -173,7 +217,8 @@ def update_readme(readme: Path, table: str) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", type=Path, default=Path("models"))
+    ap.add_argument("--models", type=Path, default=Path("models"), help="folder holding <variant>/ exports")
+    ap.add_argument("--results", type=Path, default=Path("models"), help="where results.json and README.md live")
     ap.add_argument("--variants", nargs="*", default=[])
     ap.add_argument("--data", type=Path, default=Path("training/work/data"))
     ap.add_argument("--max-sents", type=int, default=0, help="first N lines of each set (0 = all)")
@@ -183,8 +228,8 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    a.models.mkdir(parents=True, exist_ok=True)
-    path = a.models / "results.json"
+    a.results.mkdir(parents=True, exist_ok=True)
+    path = a.results / "results.json"
     beams = [int(b) for b in a.beams.split(",")]
     sets = a.sets.split(",")
     for v in a.variants:
@@ -206,7 +251,7 @@ def main(argv=None) -> None:
         results["baselines"] = evaluate_baselines(a.data, a.max_sents, sets)
         results["baselines_eval"] = {"max_sents": a.max_sents}
         path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
-    update_readme(a.models / "README.md", render_table(results))
+    update_readme(a.results / "README.md", render_table(results) + judge_targets(results))
 
 
 if __name__ == "__main__":

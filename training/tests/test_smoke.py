@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.eval.evaluate import evaluate_baselines, evaluate_variant, render_table
+from training.eval.evaluate import evaluate_baselines, evaluate_variant, judge_targets, render_table
 from training.taskmoe_train import export as ex
 from training.taskmoe_train.model import ModelConfig, MoE, fold_task_experts, param_counts, top2
 from training.taskmoe_train.tokenizer import Tokenizer, train_spm
@@ -140,3 +140,25 @@ def test_evaluate_on_fixtures(spm_model, tmp_path):
     b = evaluate_baselines(FIXTURES, 3, ["dev"])
     assert b["copy"]["de"]["dev"]["n"] == 3
     assert "task_task greedy" in render_table({"variants": {"task_task": r}, "baselines": b})
+
+
+def test_judge_targets_says_met_and_missed():
+    def entry(chrf, bleu):
+        return {"test.lohelp": {"beam4": {"chrF2": chrf, "BLEU": bleu, "n": 3}}}
+
+    def variant(scores):
+        return {"scores": {lang: entry(*s) for lang, s in scores.items()}}
+
+    results = {
+        "variants": {
+            "task_task": variant({"de": (40, 10), "es": (50, 20)}),
+            "dense_dense": variant({"de": (41, 9), "es": (45, 15)}),
+            "token_token": variant({"de": (39, 9), "es": (48, 18)}),
+        },
+        "baselines": {"apertium": {"es": {"test.lohelp": {"chrF2": 55.0, "BLEU": 25.0}}}},
+    }
+    text = judge_targets(results)
+    assert "task-MoE > dense on every language (chrF2): **missed** (by -1.00 chrF2) at the worst language (de)" in text
+    assert "task-MoE > dense on every language (BLEU): **met** (by +1.00 BLEU) at the worst language (de)" in text
+    assert "task-MoE >= token-MoE on average (chrF2): **met** (by +1.50 chrF2) (45.0 vs 43.5)" in text
+    assert "en-es above Apertium on test.lohelp (task_task, chrF2): **missed** (by -5.00 chrF2) (50 vs 55.0)" in text
