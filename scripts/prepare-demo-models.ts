@@ -61,50 +61,31 @@ async function fingerprint(dir: string): Promise<string> {
   return h.digest('hex');
 }
 
+// The variants the demo offers, in picker order: a trained export in models/<variant> when there is one, else the
+// tiny near-random fixture of the same variant.
+const VARIANTS = [
+  { variant: 'task_task', kind: 'task / task, extracted', extract: true },
+  { variant: 'token_task', kind: 'hybrid: token encoder / task decoder, extracted', extract: true },
+  { variant: 'token_token', kind: 'token MoE, whole model', extract: false },
+] as const;
+
 function sources(fixturesOnly: boolean): Source[] {
-  const list: Source[] = [];
-  const real = 'models/task_task';
-  const haveReal = !fixturesOnly && existsSync(join(real, 'config.json'));
-  if (haveReal) {
-    list.push({
-      id: 'task_task',
-      dir: real,
-      label: 'task_task: small trained model (task / task, extracted)',
-      routing: 'task / task',
-      tiny: false,
-      extract: true,
-    });
-  }
-  const fx = 'test/fixtures/models';
-  if (!haveReal) {
-    list.push({
-      id: 'tiny-task_task',
-      dir: `${fx}/task_task`,
-      label: 'task_task: tiny test model (task / task, extracted)',
-      routing: 'task / task',
-      tiny: true,
-      extract: true,
-    });
-  }
-  list.push(
-    {
-      id: 'tiny-token_task',
-      dir: `${fx}/token_task`,
-      label: 'token_task: tiny test model (hybrid: token encoder / task decoder, extracted)',
-      routing: 'token / task',
-      tiny: true,
-      extract: true,
-    },
-    {
-      id: 'tiny-token_token',
-      dir: `${fx}/token_token`,
-      label: 'token_token: tiny test model (token MoE, whole model)',
-      routing: 'token / token',
-      tiny: true,
-      extract: false,
-    },
-  );
-  return list;
+  return VARIANTS.map(({ variant, kind, extract }) => {
+    const real = join('models', variant);
+    const routing = variant.replace('_', ' / ');
+    if (!fixturesOnly && existsSync(join(real, 'config.json'))) {
+      return {
+        id: variant,
+        dir: real,
+        label: `${variant}: small trained model (${kind})`,
+        routing,
+        tiny: false,
+        extract,
+      };
+    }
+    const dir = join('test/fixtures/models', variant);
+    return { id: `tiny-${variant}`, dir, label: `${variant}: tiny test model (${kind})`, routing, tiny: true, extract };
+  });
 }
 
 /** Options of {@link prepareDemoModels}. */
