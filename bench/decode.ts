@@ -1,7 +1,7 @@
 // npm run bench:decode — decoding throughput of token-MoE, task-MoE (unextracted and extracted) and dense models of
 // the same shapes, side by side on one adapter: sentences/s and tokens/s at several batch sizes. Random weights of
 // the "small" config with forced decode steps (speed depends on shapes only). Writes bench-results/decode.json.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalTranslator } from '../src/engine/local-translator';
@@ -11,6 +11,7 @@ import { extractModel } from '../src/runtime/extract-node';
 import { nodeFiles } from '../src/runtime/node-files';
 import { table, writeJson } from './harness';
 import { writeRandomModel } from './random-model';
+import { testSentences } from './sentences';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,28 +22,6 @@ const SENTENCES = Number(arg('sentences', '200'));
 const BATCHES = arg('batches', '1,8,32').split(',').map(Number);
 const STEPS = Number(arg('steps', '24'));
 const LANG = 'de';
-
-function testSentences(n: number): string[] {
-  const files = [
-    'training/work/data/de/test.lohelp.src',
-    'training/fixtures/de/test.lohelp.src',
-    'training/fixtures/de/dev.src',
-  ];
-  const lines: string[] = [];
-  for (const f of files) {
-    try {
-      lines.push(
-        ...readFileSync(f, 'utf8')
-          .split('\n')
-          .filter((l) => l.trim()),
-      );
-    } catch {
-      // a missing corpus file is fine: the committed fixtures are enough
-    }
-    if (lines.length >= n) break;
-  }
-  return Array.from({ length: n }, (_, i) => lines[i % lines.length] as string);
-}
 
 async function main(): Promise<void> {
   const ctx = await createGpuContext({ gpu: await nodeGpu() });
