@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
-// The demo (index.html) and the browser-test pages are served from the repository root.
+// The demo (index.html), the throughput page (bench.html) and the browser-test pages are served from the repository root.
 // Node builds (--ssr: the CLI, benchmarks, scripts) must not copy public/ (it holds prepared demo models).
 export default defineConfig(({ isSsrBuild }) => ({
   root: '.',
@@ -10,13 +10,15 @@ export default defineConfig(({ isSsrBuild }) => ({
   // Pre-bundle dependencies when the server starts: a dependency discovered later (e.g. comlink inside the worker)
   // makes Vite reload the page mid-test ("Execution context was destroyed").
   optimizeDeps: {
-    entries: ['index.html', 'test/browser/*.html'],
+    entries: ['index.html', 'bench.html', 'test/browser/*.html'],
     include: ['comlink'],
   },
   worker: { format: 'es' },
   build: {
     outDir: 'dist/app',
     target: 'es2022',
-    rollupOptions: { input: { demo: resolve(import.meta.dirname, 'index.html') } },
+    rollupOptions: {
+      input: { demo: resolve(import.meta.dirname, 'index.html'), bench: resolve(import.meta.dirname, 'bench.html') },
+    },
   },
 }));

@@ -1,0 +1,228 @@
+// The throughput sweep of the page: for each expert count, load the four engines, then for each batch size time them
+// side by side (interleaved runs after warm-up, median tokens/s), and derive peaks and the issue's target ratios.
+
+import { createGpuContext } from '../gpu';
+import { type BenchEngine, ENGINE_LABELS, ortEngine, webgpuEngine } from './engines';
+import type { BenchModelIndex, BenchSettings, EngineKind } from './plan';
+import { timeInterleaved } from './timing';
+
+/** One measurement: an engine at one expert count and batch size. */
+export interface BenchRow {
+  engine: string;
+  kind: EngineKind;
+  model: string;
+  experts: number;
+  batch: number;
+  steps: number;
+  /** batch × steps / median seconds of one timed run (encoder plus `steps` decoder steps, ending in a readback). */
+  tokensPerSecond: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+  /** (max − min) / median of the timed runs. */
+  spread: number;
+  weightBytesPerStep: number;
+  /** GPU memory of the engine's weights. */
+  gpuBytes: number;
+  /** Bytes the activation pool shared by the WebGPU engines holds after this measurement. */
+  activationPoolBytes: number;
+  firstLoadBytes: number;
+  perExtraLanguageBytes: number;
+  adapter: string;
+}
+
+/** The best batch of one engine at one expert count. */
+export interface PeakRow {
+  engine: string;
+  kind: EngineKind;
+  experts: number;
+  batch: number;
+  tokensPerSecond: number;
+}
+
+/** One of the issue's targets: `value` against `target` (both as "how many times faster"). */
+export interface TargetRow {
+  name: string;
+  experts: number;
+  value: number;
+  target: number;
+  met: boolean;
+  note: string;
+}
+
+/** Everything one run of the page measured (bench-results/latest.json). */
+export interface BenchResult {
+  adapter: string;
+  date: string;
+  userAgent: string;
+  settings: BenchSettings;
+  dims: BenchModelIndex['dims'];
+  ortBackend: string | null;
+  ortFallbackReason: string | null;
+  rows: BenchRow[];
+  peaks: PeakRow[];
+  targets: TargetRow[];
+  seconds: number;
+}
+
+/** Progress lines while the sweep runs. */
+export type Log = (line: string) => void;
+
+function resolveUrl(base: string, rel: string): string {
+  return new URL(rel, new URL(base, location.href)).toString();
+}
+
+/** Peak (max over batches) tokens/s per engine and expert count. */
+export function peaks(rows: readonly BenchRow[]): PeakRow[] {
+  const best = new Map<string, PeakRow>();
+  for (const r of rows) {
+    const key = `${r.kind} ${r.experts}`;
+    const b = best.get(key);
+    if (!b || r.tokensPerSecond > b.tokensPerSecond) {
+      best.set(key, {
+        engine: r.engine,
+        kind: r.kind,
+        experts: r.experts,
+        batch: r.batch,
+        tokensPerSecond: r.tokensPerSecond,
+      });
+    }
+  }
+  return [...best.values()];
+}
+
+/** The issue's three targets at E = 32 (or the expert count nearest to it in the run). */
+export function targets(p: readonly PeakRow[], ortBackend: string | null): TargetRow[] {
+  const es = [...new Set(p.map((r) => r.experts))];
+  if (es.length === 0) return [];
+  const E = es.reduce((a, b) => (Math.abs(b - 32) < Math.abs(a - 32) ? b : a));
+  const peak = (k: EngineKind): number | undefined => p.find((r) => r.kind === k && r.experts === E)?.tokensPerSecond;
+  const ex = peak('extracted');
+  const out: TargetRow[] = [];
+  const add = (name: string, other: number | undefined, target: number, note: string): void => {
+    if (ex === undefined || other === undefined) return;
+    const value = ex / other;
+    out.push({ name, experts: E, value, target, met: value >= target, note });
+  };
+  add('extracted / token-MoE, peak decode throughput', peak('token'), 2.6, '>= 2.6x');
+  add('extracted / dense of the same active size, peak', peak('dense'), 1 / 1.1, 'within 1.1x (>= 0.909)');
+  add(
+    `extracted / onnxruntime-web (${ortBackend ?? '?'}) on the same sub-network, peak`,
+    peak('ort'),
+    1.5,
+    ortBackend === 'webgpu' ? '>= 1.5x' : '>= 1.5x; the target is about the WebGPU backend, which did not run',
+  );
+  return out;
+}
+
+/** Runs the sweep the settings ask for over the models of `index` (fetched from `settings.models`). */
+export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Log): Promise<BenchResult> {
+  const t0 = performance.now();
+  const url = (rel: string): string => resolveUrl(s.models, rel);
+  const rows: BenchRow[] = [];
+  const want = (k: EngineKind): boolean => s.engines.includes(k);
+  let adapter = '';
+  let ortBackend: string | null = null;
+  let ortFallbackReason: string | null = null;
+  const ctx = await createGpuContext();
+  const since = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+  const dense = want('dense')
+    ? await webgpuEngine(ctx, 'dense', url(index.dense), 'dense_wide', index.lang, index.extraLang)
+    : null;
+  try {
+    const sweeps = index.sweeps.filter((w) => !s.experts || s.experts.includes(w.experts));
+    for (const sw of sweeps) {
+      log(`[${since()}] E = ${sw.experts}: loading`);
+      const engines: BenchEngine[] = [];
+      try {
+        const folder = (m: string): string => m.slice(0, m.lastIndexOf('/'));
+        if (want('token'))
+          engines.push(await webgpuEngine(ctx, 'token', url(sw.token), folder(sw.token), index.lang, index.extraLang));
+        const ex = await webgpuEngine(
+          ctx,
+          'extracted',
+          url(sw.extracted),
+          folder(sw.extracted),
+          index.lang,
+          index.extraLang,
+        );
+        if (want('extracted')) engines.push(ex);
+        adapter = ex.adapter;
+        if (dense) engines.push(dense);
+        if (want('ort')) {
+          const o = await ortEngine(
+            url(sw.extracted),
+            folder(sw.extracted),
+            index.lang,
+            index.extraLang,
+            s.ortBackend,
+            ex.adapter,
+          );
+          ortBackend = o.adapter.includes('webgpu') ? 'webgpu' : 'wasm';
+          ortFallbackReason = o.fallbackReason;
+          engines.push(o);
+        }
+        const ids = index.sentences.map((t) => ex.translator.sourceIds(t, index.lang));
+        if (!want('extracted')) await ex.dispose();
+        for (const batch of s.batches) {
+          const src = Array.from({ length: batch }, (_, i) => ids[i % ids.length] as number[]);
+          log(
+            `[${since()}] E = ${sw.experts}, batch ${batch}: ${engines.map((e) => ENGINE_LABELS[e.kind]).join(', ')}`,
+          );
+          const times = await timeInterleaved(
+            engines.map((e) => () => e.decode(src, s.steps)),
+            s.runs,
+            s.warmup,
+          );
+          for (const [i, e] of engines.entries()) {
+            const t = times[i] as (typeof times)[number];
+            const row: BenchRow = {
+              engine: ENGINE_LABELS[e.kind],
+              kind: e.kind,
+              model: e.model,
+              experts: sw.experts,
+              batch,
+              steps: s.steps,
+              tokensPerSecond: (batch * s.steps) / (t.medianMs / 1000),
+              medianMs: t.medianMs,
+              minMs: t.minMs,
+              maxMs: t.maxMs,
+              runs: t.runs,
+              spread: (t.maxMs - t.minMs) / t.medianMs,
+              weightBytesPerStep: await e.stepBytes(src, s.steps),
+              gpuBytes: e.gpuBytes(),
+              activationPoolBytes: e.kind === 'ort' ? 0 : ctx.pool.stats().bytesAllocated,
+              firstLoadBytes: e.downloads.firstLoad,
+              perExtraLanguageBytes: e.downloads.perExtraLanguage,
+              adapter: e.adapter,
+            };
+            rows.push(row);
+            log(
+              `  ${row.engine}: ${row.tokensPerSecond.toFixed(1)} tokens/s (spread ${(row.spread * 100).toFixed(0)} %)`,
+            );
+          }
+        }
+      } finally {
+        for (const e of engines) if (e !== dense) await e.dispose();
+      }
+    }
+  } finally {
+    await dense?.dispose();
+    ctx.dispose();
+  }
+  const p = peaks(rows);
+  return {
+    adapter,
+    date: new Date().toISOString(),
+    userAgent: navigator.userAgent,
+    settings: s,
+    dims: index.dims,
+    ortBackend,
+    ortFallbackReason,
+    rows,
+    peaks: p,
+    targets: targets(p, ortBackend),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
