@@ -4,8 +4,8 @@ import { beamSearch, greedySearch } from '../model/search';
 import { type SourceBatch, Trace, type Weights } from '../model/transformer';
 import { type LoadedModel, loadModel, loadTaskShard, taskPrefix } from '../runtime/load-model';
 import type { ModelFiles } from '../runtime/model-files';
+import { lengthBatches, sourcePieces } from './batching';
 import { UnknownLanguageError } from './errors';
-import { segment } from './segment';
 
 /** Options of {@link LocalTranslator.translate}. */
 export interface TranslateOptions {
@@ -149,15 +149,12 @@ export class LocalTranslator {
     const cfg = this.loaded.cfg;
     await this.load(opts.to, opts.signal ? { signal: opts.signal } : {});
     const w = this.weightsFor(opts.to);
-    const batchSize = opts.batchSize ?? 16;
-    const order = src.map((_, i) => i).sort((a, b) => (src[a] as number[]).length - (src[b] as number[]).length);
     const out: number[][] = new Array(src.length);
     this.lastTrace?.dispose();
     this.lastTrace = null;
     this.lastBatch = null;
     this.lastOutputTokens = 0;
-    for (let i = 0; i < order.length; i += batchSize) {
-      const idx = order.slice(i, i + batchSize);
+    for (const idx of lengthBatches(src, opts.batchSize ?? 16)) {
       const batchSrc = idx.map((j) => src[j] as number[]);
       const batch = this.makeBatch(batchSrc, task);
       const S = batch.S;
@@ -202,37 +199,13 @@ export class LocalTranslator {
    */
   async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
     this.checkLanguage(opts.to);
-    const cfg = this.loaded.cfg;
-    const tok = this.loaded.tokenizer;
-    const maxTokens = cfg.maxLen - 2;
-    const pieces: number[][] = [];
-    const owner: number[] = [];
-    texts.forEach((text, i) => {
-      if (text.trim() === '') return;
-      for (const p of segment(text, (s) => tok.encode(s), maxTokens)) {
-        pieces.push([cfg.langTagIds[opts.to] as number, ...p, cfg.eosId]);
-        owner.push(i);
-      }
-    });
-    const sep = opts.to.startsWith('zh') ? '' : ' ';
-    const join = (ids: ReadonlyArray<readonly number[] | undefined>): string[] => {
-      const parts: string[][] = texts.map(() => []);
-      ids.forEach((p, k) => {
-        if (p) (parts[owner[k] as number] as string[]).push(tok.decode(p));
-      });
-      return parts.map((p) => p.join(sep));
-    };
-    let onStep = opts.onStep;
-    const onPartial = opts.onPartial;
-    if (onPartial) {
-      const live: Array<readonly number[] | undefined> = new Array(pieces.length);
-      onStep = (rows, partial) => {
-        rows.forEach((j, k) => {
-          live[j] = partial[k];
-        });
-        onPartial(join(live));
-      };
-    }
+    const {
+      pieces,
+      owner,
+      join,
+      onStep: partials,
+    } = sourcePieces(texts, opts.to, this.loaded.cfg, this.loaded.tokenizer);
+    const onStep = opts.onPartial ? partials(opts.onPartial) : opts.onStep;
     const outIds = pieces.length ? await this.translateIds(pieces, { ...opts, ...(onStep ? { onStep } : {}) }) : [];
     if (this.lastBatch && pieces.length) this.lastBatch.texts = this.lastBatch.texts.map((j) => owner[j] as number);
     return join(outIds);

@@ -1,29 +1,33 @@
-// The WASM fallback: the same verified, cached sub-network files as the WebGPU engine, turned into ONNX graphs in
-// memory (runtime/onnx-export.ts) and run by onnxruntime-web's WASM backend. Greedy decoding, one sentence at a time,
-// the decoder recomputing the prefix each step: slower than WebGPU, for machines without it.
+// The WASM fallback: the same verified, cached files as the WebGPU engine, turned into ONNX graphs in memory
+// (runtime/onnx-export.ts) and run by onnxruntime-web's WASM backend (engine/ort-model.ts): batched greedy or beam
+// search with a KV cache, split and batched as the WebGPU engine does. Slower than WebGPU, for machines without it.
 
 import type { ModelConfig } from '../model/config';
 import { TranslationAbortedError } from '../model/search';
 import { readConfig } from '../runtime/load-model';
 import { filesForTask, findFile, type Manifest, type ManifestFile } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
-import { exportOnnx, shardReader } from '../runtime/onnx-export';
+import { shardReader } from '../runtime/onnx-export';
 import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
 import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
+import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
-import { segment } from './segment';
+import { OrtModel } from './ort-model';
 import { SerialQueue, translateAsStream } from './stream';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
 
 type Ort = typeof import('onnxruntime-web');
-type Session = import('onnxruntime-web').InferenceSession;
-
-const NEG = -1e9;
 
 /**
  * A {@link Translator} on onnxruntime-web's WASM backend. Obtain it with `createTranslator({ backend: 'wasm' })` (or
- * `'auto'` without WebGPU). `beam` is ignored (greedy decoding); `activation()` reports task-routed layers only.
+ * `'auto'` without WebGPU). Runs every model variant (dense, task-routed extracted or not, token-routed), one ONNX
+ * encoder and one cached decoder step per loaded language; `beam` (beam search, GNMT length penalty 0.6) and
+ * `batchSize` (default 16, length-sorted batches) are honoured as on WebGPU, and translations equal the WebGPU
+ * engine's. Limits: a token-routed MoE layer runs all E experts on every token (E/2 times the FFN work of top-2
+ * routing); unextracted task-routed layers are folded per language, so each loaded language holds its own copy of the
+ * weights (`stats().bytesResident`); `activation()` reports task-routed layers only (token routing is not traced);
+ * `memoryBudget` is not enforced (no eviction) and `deviceLosses` is always 0.
  */
 export class WasmTranslator implements Translator {
   readonly manifest: Manifest;
@@ -33,7 +37,7 @@ export class WasmTranslator implements Translator {
   private cfg: ModelConfig | null = null;
   private tokenizer: SentencePieceTokenizer | null = null;
   private trunk: SafetensorsFile[] = [];
-  private readonly sessions = new Map<string, { encoder: Session; decoder: Session; bytes: number }>();
+  private readonly sessions = new Map<string, OrtModel>();
   private readonly queue = new SerialQueue();
   private current: { onProgress?: (p: FileProgress) => void; signal?: AbortSignal } | null = null;
   private disposed = false;
@@ -94,7 +98,7 @@ export class WasmTranslator implements Translator {
 
   private async ensureLoaded(lang: string, opts: LoadOptions): Promise<void> {
     if (this.sessions.has(lang)) {
-      const s = this.sessions.get(lang) as { encoder: Session; decoder: Session; bytes: number };
+      const s = this.sessions.get(lang) as OrtModel;
       this.sessions.delete(lang);
       this.sessions.set(lang, s);
       return;
@@ -116,12 +120,7 @@ export class WasmTranslator implements Translator {
       const own: SafetensorsFile[] = [];
       const shard = cfg.taskShards?.[lang];
       if (shard) own.push(parseSafetensors(await this.files.read(shard), { name: shard }));
-      const sources = [...own, ...this.trunk];
-      const read = shardReader(sources);
-      const onnx = exportOnnx(cfg, read);
-      const encoder = await this.ort.InferenceSession.create(onnx.encoder);
-      const decoder = await this.ort.InferenceSession.create(onnx.decoder);
-      this.sessions.set(lang, { encoder, decoder, bytes: onnx.encoder.byteLength + onnx.decoder.byteLength });
+      this.sessions.set(lang, await OrtModel.create(this.ort, cfg, shardReader([...own, ...this.trunk]), { lang }));
     } finally {
       this.current = null;
     }
@@ -143,8 +142,7 @@ export class WasmTranslator implements Translator {
     return this.enqueue(async () => {
       const s = this.sessions.get(lang);
       this.sessions.delete(lang);
-      await s?.encoder.release();
-      await s?.decoder.release();
+      await s?.release();
     });
   }
 
@@ -154,89 +152,25 @@ export class WasmTranslator implements Translator {
     return this.enqueue(() => this.run(input, opts));
   }
 
-  private i64(v: number[], dims: number[]): import('onnxruntime-web').Tensor {
-    return new this.ort.Tensor('int64', BigInt64Array.from(v, BigInt), dims);
-  }
-
-  /** Greedy decoding of one source id list (tag, pieces, </s>). */
-  private async decode(
-    s: { encoder: Session; decoder: Session },
-    src: number[],
-    signal: AbortSignal | undefined,
-    onStep: (ids: number[]) => void,
-  ): Promise<number[]> {
-    const cfg = this.cfg as ModelConfig;
-    const S = src.length;
-    const keyBias = new this.ort.Tensor('float32', new Float32Array(S), [1, 1, 1, S]);
-    const enc = (
-      await s.encoder.run({ ids: this.i64(src, [1, S]), pos: this.i64([...Array(S).keys()], [S]), key_bias: keyBias })
-    ).enc as import('onnxruntime-web').Tensor;
-    const out: number[] = [];
-    const steps = Math.min(cfg.maxLen, 2 * S + 10);
-    const V = cfg.vocabSize;
-    for (let t = 0; t < steps; t++) {
-      if (signal?.aborted) throw new TranslationAbortedError();
-      const tgt = [cfg.bosId, ...out];
-      const T = tgt.length;
-      const causal = new Float32Array(T * T);
-      for (let a = 0; a < T; a++) for (let b = a + 1; b < T; b++) causal[a * T + b] = NEG;
-      const r = await s.decoder.run({
-        tgt: this.i64(tgt, [1, T]),
-        pos: this.i64([...Array(T).keys()], [T]),
-        causal: new this.ort.Tensor('float32', causal, [1, 1, T, T]),
-        enc,
-        key_bias: keyBias,
-      });
-      const logits = (r.logits as import('onnxruntime-web').Tensor).data as Float32Array;
-      let best = 0;
-      const row = (T - 1) * V;
-      for (let v = 1; v < V; v++) if ((logits[row + v] as number) > (logits[row + best] as number)) best = v;
-      this.counters.tokens++;
-      if (best === cfg.eosId) break;
-      out.push(best);
-      onStep(out);
-    }
-    return out;
-  }
-
   private async run(texts: string[], opts: TranslateOptions): Promise<string[]> {
     if (opts.signal?.aborted) throw new TranslationAbortedError();
     if (texts.every((t) => t.trim() === '')) return texts.map(() => '');
     await this.ensureLoaded(opts.to, opts.signal ? { signal: opts.signal } : {});
-    const cfg = this.cfg as ModelConfig;
-    const tok = this.tokenizer as SentencePieceTokenizer;
-    const s = this.sessions.get(opts.to) as { encoder: Session; decoder: Session };
-    const pieces: number[][] = [];
-    const owner: number[] = [];
-    texts.forEach((text, i) => {
-      if (text.trim() === '') return;
-      for (const p of segment(text, (x) => tok.encode(x), cfg.maxLen - 2)) {
-        pieces.push([cfg.langTagIds[opts.to] as number, ...p, cfg.eosId]);
-        owner.push(i);
-      }
-    });
-    const sep = opts.to.startsWith('zh') ? '' : ' ';
-    const outs: Array<number[] | undefined> = new Array(pieces.length);
-    const join = (): string[] => {
-      const parts: string[][] = texts.map(() => []);
-      outs.forEach((o, k) => {
-        if (o) (parts[owner[k] as number] as string[]).push(tok.decode(o));
-      });
-      return parts.map((p) => p.join(sep));
-    };
+    const model = this.sessions.get(opts.to) as OrtModel;
+    const { pieces, join, onStep } = sourcePieces(texts, opts.to, model.cfg, this.tokenizer as SentencePieceTokenizer);
+    const onPartial = opts.onPartial;
     const t0 = performance.now();
-    const before = this.counters.tokens;
-    for (let k = 0; k < pieces.length; k++) {
-      outs[k] = [];
-      outs[k] = await this.decode(s, pieces[k] as number[], opts.signal, (ids) => {
-        outs[k] = ids;
-        opts.onPartial?.({ texts: join(), done: false });
-      });
-    }
+    const out = await model.translateIds(pieces, {
+      ...(opts.beam !== undefined ? { beam: opts.beam } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(onPartial ? { onStep: onStep((t) => onPartial({ texts: t, done: false })) } : {}),
+    });
     const seconds = (performance.now() - t0) / 1000;
-    this.counters.tokensPerSecond = seconds > 0 ? (this.counters.tokens - before) / seconds : 0;
+    this.counters.tokens += model.lastOutputTokens;
+    this.counters.tokensPerSecond = seconds > 0 ? model.lastOutputTokens / seconds : 0;
     this.lastTo = opts.to;
-    return join();
+    return join(out);
   }
 
   translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
@@ -247,7 +181,7 @@ export class WasmTranslator implements Translator {
     const cfg = this.cfg;
     const to = this.lastTo;
     if (!cfg || to === null) return null;
-    const layers = (cfg.taskGates?.[to] ?? []).map((g) => ({
+    const layers = (cfg.taskGates?.[to] ?? this.sessions.get(to)?.gates ?? []).map((g) => ({
       stack: g.stack,
       layer: g.layer,
       routing: 'task' as const,
@@ -277,10 +211,7 @@ export class WasmTranslator implements Translator {
     if (this.disposed) return;
     await this.enqueue(async () => {
       this.disposed = true;
-      for (const s of this.sessions.values()) {
-        await s.encoder.release();
-        await s.decoder.release();
-      }
+      for (const s of this.sessions.values()) await s.release();
       this.sessions.clear();
     });
   }

@@ -1,9 +1,10 @@
 // Greedy and beam search over TransformerModel, ported from training/taskmoe_train/model.py (greedy, beam) so that
 // the engine's translations equal PyTorch's. The GPU computes logits, argmax and per-beam top-k; the CPU keeps
-// hypotheses and decides when to stop.
+// hypotheses and decides when to stop (model/beam-state.ts, shared with the WASM engine).
 import { type GpuContext, TaskmoeError, type Tensor } from '../gpu';
 import { argmax, topk } from '../kernels/argmax';
 import { softmax } from '../kernels/softmax';
+import { BeamState } from './beam-state';
 import type { SourceBatch, Trace, TransformerModel, Weights } from './transformer';
 
 /** Decoding was cancelled through an AbortSignal. */
@@ -94,7 +95,6 @@ export async function beamSearch(
   const cfg = model.cfg;
   const B = src.B;
   const K = opts.beam;
-  const alpha = opts.alpha ?? 0.6;
   const V = cfg.vocabSize;
   const steps = Math.min(opts.maxSteps, cfg.maxLen);
   if (!Number.isInteger(K) || K < 1 || 2 * K > 16) throw new RangeError(`beam must be an integer in [1, 8], got ${K}`);
@@ -111,19 +111,14 @@ export async function beamSearch(
   );
   state.reorder(rec, expand);
   expand.dispose();
-  let score: number[][] = Array.from({ length: B }, () =>
-    Array.from({ length: K }, (_, k) => (k === 0 ? 0 : -Infinity)),
-  );
-  let hyps: number[][][] = Array.from({ length: B }, () => Array.from({ length: K }, () => []));
-  const finished: Array<Array<[number, number[]]>> = Array.from({ length: B }, () => []);
+  const beams = new BeamState({ B, K, V, eosId: cfg.eosId, steps, alpha: opts.alpha ?? 0.6 });
   let tokens: Tensor = ctx.upload(new Uint32Array(B * K).fill(cfg.bosId), [B * K], 'u32');
-  const lp = (len: number): number => ((5 + len) / 6) ** alpha;
   try {
     for (let t = 0; t < steps; t++) {
       checkAbort(opts.signal);
       const logits = model.decodeStep(rec, w, state, tokens, opts.traceDecoder ? opts.trace : undefined); // [B*K, V]
       const logp = softmax(rec, logits, { log: true });
-      const top = topk(rec, logp, Math.min(2 * K, V)); // per beam row
+      const top = topk(rec, logp, beams.kk); // per beam row
       logits.dispose();
       logp.dispose();
       rec.submit();
@@ -132,75 +127,19 @@ export async function beamSearch(
       const idx = (await ctx.read(top.indices)) as Uint32Array;
       top.values.dispose();
       top.indices.dispose();
-      const kk = Math.min(2 * K, V);
-      const newScore: number[][] = [];
-      const srcBeam: number[][] = [];
-      const newTok: number[][] = [];
-      const newHyps: number[][][] = [];
-      for (let b = 0; b < B; b++) {
-        // Candidates score[b][k] + logp over the union of per-beam top-2K, ordered as a global top-2K.
-        const cand: Array<{ s: number; k: number; tok: number }> = [];
-        for (let k = 0; k < K; k++) {
-          const base = (score[b] as number[])[k] as number;
-          for (let j = 0; j < kk; j++) {
-            const r = (b * K + k) * kk + j;
-            cand.push({ s: Math.fround(base + (vals[r] as number)), k, tok: idx[r] as number });
-          }
-        }
-        cand.sort((x, y) => y.s - x.s || x.k * V + x.tok - (y.k * V + y.tok));
-        const ns = new Array<number>(K).fill(-Infinity);
-        const sb = new Array<number>(K).fill(0);
-        const nt = new Array<number>(K).fill(cfg.eosId);
-        const nh: number[][] = Array.from({ length: K }, () => []);
-        let j = 0;
-        for (const c of cand.slice(0, 2 * K)) {
-          if (c.s === -Infinity) break;
-          const prev = (hyps[b] as number[][])[c.k] as number[];
-          if (c.tok === cfg.eosId || t === steps - 1) {
-            const seq = c.tok === cfg.eosId ? [...prev] : [...prev, c.tok];
-            (finished[b] as Array<[number, number[]]>).push([c.s / lp(seq.length + 1), seq]);
-            continue;
-          }
-          if (j < K) {
-            ns[j] = c.s;
-            sb[j] = c.k;
-            nt[j] = c.tok;
-            nh[j] = [...prev, c.tok];
-            j++;
-          }
-        }
-        const fin = finished[b] as Array<[number, number[]]>;
-        if (fin.length >= K) {
-          const bestFin = Math.max(...fin.map((f) => f[0]));
-          const bestLive = Math.max(...ns) / lp(steps);
-          if (bestLive < bestFin) ns.fill(-Infinity);
-        }
-        newScore.push(ns);
-        srcBeam.push(sb);
-        newTok.push(nt);
-        newHyps.push(nh);
-      }
-      if (newScore.every((r) => r.every((s) => s === -Infinity))) break;
-      const flat = ctx.upload(
-        Uint32Array.from(
-          { length: B * K },
-          (_, i) => Math.floor(i / K) * K + ((srcBeam[Math.floor(i / K)] as number[])[i % K] as number),
-        ),
-        [B * K],
-        'u32',
-      );
+      const next = beams.advance(t, vals, idx);
+      if (next.done) break;
+      const flat = ctx.upload(Uint32Array.from(next.rows), [B * K], 'u32');
       state.reorder(rec, flat);
       flat.dispose();
-      score = newScore;
-      hyps = newHyps;
       tokens.dispose();
-      tokens = ctx.upload(Uint32Array.from(newTok.flat()), [B * K], 'u32');
-      opts.onStep?.(hyps.map((h, b) => h[(score[b] as number[]).indexOf(Math.max(...(score[b] as number[])))] ?? []));
+      tokens = ctx.upload(Uint32Array.from(next.tokens), [B * K], 'u32');
+      opts.onStep?.(beams.best());
     }
   } finally {
     rec.submit();
     tokens.dispose();
     state.dispose();
   }
-  return finished.map((f) => (f.length ? f.reduce((a, b) => (b[0] > a[0] ? b : a))[1] : []));
+  return beams.results();
 }

@@ -1,0 +1,67 @@
+// Text to source pieces and length-sorted batches, shared by the WebGPU engine (local-translator.ts) and the WASM
+// engine (ort-model.ts, wasm-translator.ts) so that both split, batch and join texts the same way.
+import type { ModelConfig } from '../model/config';
+import { segment } from './segment';
+
+/** Encodes and decodes pieces of text (the SentencePiece tokenizer). */
+export interface PieceCodec {
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+}
+
+/** The source id lists of some texts and how to join translated pieces back into one output per text. */
+export interface SourcePieces {
+  /** Source id lists: [<2lang>] + pieces + [</s>], a text longer than the model's maximum split in several. */
+  pieces: number[][];
+  /** For each piece, the index of its text. */
+  owner: number[];
+  /** One output per text from the pieces' output ids (a missing piece counts as empty). */
+  join(ids: ReadonlyArray<readonly number[] | undefined>): string[];
+  /**
+   * Turns a per-batch step callback (rows: piece indices, partial: their ids so far) into whole-text partial outputs
+   * (finished pieces plus the live ones).
+   */
+  onStep(onPartial: (texts: string[]) => void): (rows: readonly number[], partial: readonly number[][]) => void;
+}
+
+/**
+ * Splits `texts` for translation into `to`: empty texts give no piece, texts longer than the model's maximum length
+ * are split at sentence boundaries (or hard-split).
+ */
+export function sourcePieces(texts: readonly string[], to: string, cfg: ModelConfig, tok: PieceCodec): SourcePieces {
+  const pieces: number[][] = [];
+  const owner: number[] = [];
+  texts.forEach((text, i) => {
+    if (text.trim() === '') return;
+    for (const p of segment(text, (s) => tok.encode(s), cfg.maxLen - 2)) {
+      pieces.push([cfg.langTagIds[to] as number, ...p, cfg.eosId]);
+      owner.push(i);
+    }
+  });
+  const sep = to.startsWith('zh') ? '' : ' ';
+  const join = (ids: ReadonlyArray<readonly number[] | undefined>): string[] => {
+    const parts: string[][] = texts.map(() => []);
+    ids.forEach((p, k) => {
+      if (p) (parts[owner[k] as number] as string[]).push(tok.decode(p));
+    });
+    return parts.map((p) => p.join(sep));
+  };
+  const onStep = (onPartial: (texts: string[]) => void) => {
+    const live: Array<readonly number[] | undefined> = new Array(pieces.length);
+    return (rows: readonly number[], partial: readonly number[][]): void => {
+      rows.forEach((j, k) => {
+        live[j] = partial[k];
+      });
+      onPartial(join(live));
+    };
+  };
+  return { pieces, owner, join, onStep };
+}
+
+/** Indices of `src` grouped into batches of at most `batchSize`, shortest first (less padding per batch). */
+export function lengthBatches(src: ReadonlyArray<readonly number[]>, batchSize: number): number[][] {
+  const order = src.map((_, i) => i).sort((a, b) => (src[a] as number[]).length - (src[b] as number[]).length);
+  const out: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
+  return out;
+}
