@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Exports and evaluates the four variants at one equal-budget point, after training/train_all.sh:
+#
+#   training/export_all.sh [STEP] [MAX_SENTS]
+#
+# STEP: a snapshot step every run has (runs/<variant>/step-STEP.pt), or "final" for each run's ckpt.pt
+# (default: the highest step all four runs have a snapshot of). The shipped variants (task-MoE and the
+# hybrid) go to models/<variant>/ with goldens and beam references; token-MoE and dense go to
+# training/work/export/ (evaluated, not committed). Scores: the first MAX_SENTS lines of every set
+# (default 100), greedy and beam 4, plus the copy and Apertium baselines, into models/results.json and
+# the table in models/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=training/work/runs
+PY=training/.venv/bin/python
+SHIPPED="task_task token_task"
+OTHERS="token_token dense_dense"
+MAX_SENTS="${2:-100}"
+
+if [ -n "${1:-}" ]; then
+  STEP="$1"
+else
+  STEP=$(for v in $SHIPPED $OTHERS; do ls "$RUNS/$v" | sed -n 's/^step-\([0-9]*\)\.pt$/\1/p' | sort -n | tail -1; done | sort -n | head -1)
+  [ -n "$STEP" ] || { echo "no snapshot common to all four runs" >&2; exit 1; }
+fi
+ckpt="step-$STEP.pt"
+[ "$STEP" = final ] && ckpt=ckpt.pt
+echo "exporting every variant at $ckpt"
+
+mkdir -p training/work/export
+for v in $SHIPPED $OTHERS; do
+  case " $SHIPPED " in *" $v "*) out="models/$v" ;; *) out="training/work/export/$v" ;; esac
+  rm -rf "$out"
+  $PY -m training.taskmoe_train.export --run "$RUNS/$v" --ckpt "$ckpt" --out "$out" > /dev/null
+  echo "exported $v -> $out"
+done
+# shellcheck disable=SC2086
+$PY test/fixtures/models/make_beam.py $(for v in $SHIPPED; do echo "models/$v"; done)
+
+# Evaluate: shipped variants from models/, the others from training/work/export/; one results file. Greedy on
+# every set, beam 4 on test.lohelp (where the targets are judged); runs on the same weights merge.
+ev() { $PY -m training.eval.evaluate --results models --max-sents "$MAX_SENTS" "$@"; }
+# shellcheck disable=SC2086
+ev --models models --variants $SHIPPED --beams 1 --baselines
+# shellcheck disable=SC2086
+ev --models training/work/export --variants $OTHERS --beams 1
+# shellcheck disable=SC2086
+ev --models models --variants $SHIPPED --beams 4 --sets test.lohelp
+# shellcheck disable=SC2086
+ev --models training/work/export --variants $OTHERS --beams 4 --sets test.lohelp
+echo "done: models/results.json, models/README.md"
