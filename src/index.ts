@@ -26,7 +26,7 @@ export { createGpuContext, DeviceLostError, type GpuContext, TaskmoeError, WebGP
 export { TranslationAbortedError } from './model/search';
 export { type Manifest, ManifestError, type ManifestFile } from './runtime/manifest';
 export { ModelNotFoundError } from './runtime/model-files';
-export { exportOnnx, type F32Reader, type OnnxModels } from './runtime/onnx-export';
+export { exportOnnx, type F32Reader, type FoldedGate, type OnnxModels, type OnnxOptions } from './runtime/onnx-export';
 export {
   cacheApiCache,
   DownloadAbortedError,

@@ -1,5 +1,5 @@
-// taskmoe export-onnx: writes the ONNX graphs (encoder, decoder) of each language's dense sub-network, the models
-// the WASM fallback runs on onnxruntime-web.
+// taskmoe export-onnx: writes the ONNX graphs (encoder, cached decoder step, prefix decoder) of each language, the
+// models the WASM fallback runs on onnxruntime-web.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportOnnx, shardReader } from '../runtime/onnx-export';
@@ -10,13 +10,18 @@ import { checkModel, modelFolder } from './session';
 
 export const EXPORT_ONNX_HELP = `Usage: taskmoe export-onnx --model <dir> --out <dir> [--tasks de,fr]
 
-Writes <out>/<lang>/encoder.onnx and <out>/<lang>/decoder.onnx (opset 17, f32) for each language of a dense
-sub-network: an extracted task model (taskmoe extract) or a dense model. Token-routed MoE layers have no ONNX form.
-Encoder inputs: ids int64 [B, S], pos int64 [S], key_bias f32 [B, 1, 1, S]; output enc f32 [B, S, D]. Decoder
-inputs: tgt int64 [B, T], pos int64 [T], causal f32 [1, 1, T, T], enc, key_bias; output logits f32 [B, T, V].
+Writes <out>/<lang>/encoder.onnx, decoder-step.onnx and decoder.onnx (opset 17, f32) for each language of a model:
+extracted or not, any routing. Task-routed MoE layers are folded for the language; token-routed ones are gated in the
+graph (every expert computed, the top 2 combined).
+Encoder inputs: ids int64 [B, S], pos int64 [S], key_bias f32 [B, 1, 1, S] (0, or -1e9 at padding); outputs enc f32
+[B, S, D] and cross_k.i, cross_v.i f32 [B, H, S, dh] for each decoder layer i.
+decoder-step.onnx (one step, KV cache): inputs tok int64 [B, 1], pos int64 [1], key_bias, cross_k.i, cross_v.i,
+past_k.i, past_v.i f32 [B, H, P, dh]; outputs logits, logp f32 [B, 1, V], present_k.i, present_v.i [B, H, P+1, dh].
+decoder.onnx (recomputes the prefix): inputs tgt int64 [B, T], pos int64 [T], causal f32 [1, 1, T, T], enc, key_bias;
+output logits f32 [B, T, V].
 
 Options:
-  --model <dir>      extracted or dense model folder
+  --model <dir>      model folder (extracted or not)
   --out <dir>        folder to write the graphs to
   --tasks <list>     comma-separated languages (default: all of the model's)
   -h, --help         this help
@@ -33,7 +38,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
     await io.out(EXPORT_ONNX_HELP);
     return 0;
   }
-  const model = required('export-onnx', opts, 'model', '<dir> (an extracted or dense model folder)');
+  const model = required('export-onnx', opts, 'model', '<dir> (a model folder)');
   const out = required('export-onnx', opts, 'out', '<dir> (where to write the graphs)');
   const tasks =
     typeof opts.tasks === 'string'
@@ -50,13 +55,17 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
   for (const lang of tasks ?? cfg.languages) {
     const shard = cfg.taskShards?.[lang];
     const own = shard ? [parseSafetensors(await files.read(shard), { name: shard })] : [];
-    const onnx = exportOnnx(cfg, shardReader([...own, ...trunk]));
+    const read = shardReader([...own, ...trunk]);
+    const onnx = exportOnnx(cfg, read, { lang });
+    const step = exportOnnx(cfg, read, { lang, decoder: 'step' }).decoder;
     const dir = join(out, lang);
     await mkdir(dir, { recursive: true });
+    const mib = (b: Uint8Array): string => `${(b.byteLength / 2 ** 20).toFixed(1)} MiB`;
     await writeFile(join(dir, 'encoder.onnx'), onnx.encoder);
+    await writeFile(join(dir, 'decoder-step.onnx'), step);
     await writeFile(join(dir, 'decoder.onnx'), onnx.decoder);
     await io.out(
-      `${lang}: ${dir}/encoder.onnx (${(onnx.encoder.byteLength / 2 ** 20).toFixed(1)} MiB), decoder.onnx (${(onnx.decoder.byteLength / 2 ** 20).toFixed(1)} MiB)\n`,
+      `${lang}: ${dir}/encoder.onnx (${mib(onnx.encoder)}), decoder-step.onnx (${mib(step)}), decoder.onnx (${mib(onnx.decoder)})\n`,
     );
   }
   return 0;

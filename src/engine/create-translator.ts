@@ -1,6 +1,7 @@
 // createTranslator: picks the implementation of Translator from the options.
 import { openTranslator } from './open-translator';
 import type { CreateTranslatorOptions, Translator } from './translator';
+import type { WasmTranslator } from './wasm-translator';
 import { WorkerTranslator } from './worker-translator';
 
 /**
@@ -8,6 +9,13 @@ import { WorkerTranslator } from './worker-translator';
  * given (a Worker running `taskmoe/worker`), else in this thread; on WebGPU, or on onnxruntime-web's WASM backend for
  * `backend: 'wasm'` and, where WebGPU cannot run, for `'auto'`. Reads the manifest; the weights are fetched by `load`
  * (or the first `translate`) per language.
+ *
+ * The WASM fallback ({@link WasmTranslator}) runs every model variant, extracted or not, with the same options
+ * (`beam`, `batchSize`, streaming, abort) and the same translations as WebGPU, more slowly: it builds ONNX graphs in
+ * memory (an encoder and a decoder step with a KV cache) per loaded language. Its limits: token-routed MoE layers
+ * compute all E experts per token (E/2 times the FFN work), unextracted task-routed layers are folded per language
+ * (one copy of the weights per loaded language), `activation()` reports task-routed layers only, and no memory budget
+ * or device-loss recovery applies (`stats().deviceLosses` is 0).
  */
 export async function createTranslator(opts: CreateTranslatorOptions): Promise<Translator> {
   const { worker, ...rest } = opts;
