@@ -7,7 +7,6 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchModelIndex } from '../src/bench/plan';
 import { extractModel, writeManifest } from '../src/runtime/extract-node';
-import { nodeFiles } from '../src/runtime/node-files';
 import { type RandomModelSpec, writeRandomModel } from './random-model';
 import { testSentences } from './sentences';
 
@@ -63,6 +62,8 @@ export async function prepareBenchModels(o: BenchModelOptions): Promise<BenchMod
     await writeFile(stamp, want);
   };
   const extract = async (src: string, dst: string): Promise<void> => {
+    // extract-node loads node-files dynamically too; one dynamic import keeps the bundle in one chunk.
+    const { nodeFiles } = await import('../src/runtime/node-files');
     await extractModel(nodeFiles(src), dst);
     await rm(src, { recursive: true, force: true });
   };

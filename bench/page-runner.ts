@@ -36,13 +36,18 @@ export async function runBenchPage(o: PageRunOptions): Promise<{ result: BenchRe
   await h.start([
     {
       name: 'bench-no-reload',
-      // Writing results or models must not reload the page mid-run.
-      config: () => ({ server: { watch: { ignored: ['**/bench-results/**', '**/test-results/**'] } } }),
+      // Nothing may reload the page mid-run: not the results or models written, not an edit to the sources.
+      config: () => ({ server: { hmr: false, watch: { ignored: ['**/bench-results/**', '**/test-results/**'] } } }),
     },
   ]);
   try {
     const q = new URLSearchParams({ ...o.query, models: `/${o.modelsDir}/bench-models.json` });
-    const page = await h.open(`/bench.html?${q}`);
+    // Not h.open: on a loaded machine the first load (Vite pre-bundling onnxruntime-web) can pass 30 s.
+    const page = await h.browser.newPage();
+    page.setDefaultNavigationTimeout(300_000);
+    page.on('console', (m) => h.consoleLines.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => h.consoleLines.push(`[pageerror] ${e.message}`));
+    await page.goto(`${h.baseUrl}/bench.html?${q}`);
     let shown = 0;
     const timer = setInterval(() => {
       for (const l of h.consoleLines.slice(shown)) o.log?.(l);

@@ -16,9 +16,9 @@ export interface ChartSpec {
   series: Series[];
 }
 
-const W = 560;
+const W = 600;
 const H = 320;
-const M = { left: 70, right: 180, top: 36, bottom: 50 };
+const M = { left: 70, right: 200, top: 36, bottom: 50 };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

@@ -52,10 +52,14 @@ function charts(r: BenchResult): string[] {
     );
   }
   if (experts.length > 1) {
-    const byE = (k: EngineKind, v: (e: number) => number): Series => ({
+    // Only the expert counts an engine ran at (dense and onnxruntime-web run at the comparison E only).
+    const byE = (k: EngineKind, v: (e: number) => number | undefined): Series => ({
       name: ENGINE_LABELS[k],
       color: COLORS[k],
-      points: experts.map((e) => [e, v(e)]),
+      points: experts.flatMap((e): Array<[number, number]> => {
+        const y = v(e);
+        return y === undefined ? [] : [[e, y]];
+      }),
     });
     const present = kinds.filter((k) => r.peaks.some((p) => p.kind === k));
     out.push(
@@ -65,7 +69,7 @@ function charts(r: BenchResult): string[] {
         yLabel: 'peak tokens/s',
         logX: true,
         series: present.map((k) =>
-          byE(k, (e) => r.peaks.find((p) => p.kind === k && p.experts === e)?.tokensPerSecond ?? 0),
+          byE(k, (e) => r.peaks.find((p) => p.kind === k && p.experts === e)?.tokensPerSecond),
         ),
       }),
     );
@@ -77,12 +81,10 @@ function charts(r: BenchResult): string[] {
         yLabel: 'MiB per step',
         logX: true,
         series: present.map((k) =>
-          byE(
-            k,
-            (e) =>
-              (r.rows.find((x) => x.kind === k && x.experts === e && x.batch === maxBatch)?.weightBytesPerStep ?? 0) /
-              2 ** 20,
-          ),
+          byE(k, (e) => {
+            const row = r.rows.find((x) => x.kind === k && x.experts === e && x.batch === maxBatch);
+            return row ? row.weightBytesPerStep / 2 ** 20 : undefined;
+          }),
         ),
       }),
     );

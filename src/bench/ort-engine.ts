@@ -15,29 +15,36 @@ const NEG = -1e9;
 
 /** A sub-network's encoder and decoder sessions on one onnxruntime-web execution provider. */
 export class OrtSubnetwork {
-  readonly cfg: ModelConfig;
-  /** The execution provider the sessions run on ('webgpu', or 'wasm' where WebGPU failed or was not asked). */
-  readonly backend: 'webgpu' | 'wasm';
-  /** Bytes of the two ONNX models (their f32 weights). */
-  readonly modelBytes: number;
-  /** Why WebGPU was not used, when it was asked for and failed. */
-  readonly fallbackReason: string | null;
-  private readonly ort: Ort;
-  private readonly encoder: Session;
-  private readonly decoder: Session;
-
+  /** The sessions and what was opened: the config, execution provider, bytes, and why WebGPU was not used if so. */
   private constructor(
-    ort: Ort,
-    cfg: ModelConfig,
-    s: { encoder: Session; decoder: Session; backend: 'webgpu' | 'wasm'; bytes: number; reason: string | null },
-  ) {
-    this.ort = ort;
-    this.cfg = cfg;
-    this.encoder = s.encoder;
-    this.decoder = s.decoder;
-    this.backend = s.backend;
-    this.modelBytes = s.bytes;
-    this.fallbackReason = s.reason;
+    private readonly ort: Ort,
+    private readonly s: {
+      cfg: ModelConfig;
+      encoder: Session;
+      decoder: Session;
+      backend: 'webgpu' | 'wasm';
+      bytes: number;
+      reason: string | null;
+    },
+  ) {}
+
+  get cfg(): ModelConfig {
+    return this.s.cfg;
+  }
+
+  /** The execution provider the sessions run on ('webgpu', or 'wasm' where WebGPU failed or was not asked). */
+  get backend(): 'webgpu' | 'wasm' {
+    return this.s.backend;
+  }
+
+  /** Bytes of the two ONNX models (their f32 weights). */
+  get modelBytes(): number {
+    return this.s.bytes;
+  }
+
+  /** Why WebGPU was not used, when it was asked for and failed. */
+  get fallbackReason(): string | null {
+    return this.s.reason;
   }
 
   /** Exports `lang`'s sub-network of the extracted model in `files` and opens it on `backend` (webgpu: else wasm). */
@@ -57,12 +64,12 @@ export class OrtSubnetwork {
     let reason: string | null = null;
     if (backend === 'webgpu') {
       try {
-        return new OrtSubnetwork(ort, cfg, { ...(await open('webgpu')), backend, bytes, reason });
+        return new OrtSubnetwork(ort, { cfg, ...(await open('webgpu')), backend, bytes, reason });
       } catch (e) {
         reason = e instanceof Error ? e.message : String(e);
       }
     }
-    return new OrtSubnetwork(ort, cfg, { ...(await open('wasm')), backend: 'wasm', bytes, reason });
+    return new OrtSubnetwork(ort, { cfg, ...(await open('wasm')), backend: 'wasm', bytes, reason });
   }
 
   private i64(v: ArrayLike<number>, dims: number[]): OrtTensor {
@@ -74,7 +81,7 @@ export class OrtSubnetwork {
    * recomputes the whole prefix each step. Every step reads the logits back, so the call ends after the work is done.
    */
   async decode(src: readonly number[][], steps: number): Promise<number[][]> {
-    const { padId, bosId, vocabSize: V } = this.cfg;
+    const { padId, bosId, vocabSize: V } = this.s.cfg;
     const B = src.length;
     const S = Math.max(1, ...src.map((s) => s.length));
     const ids = new Array<number>(B * S).fill(padId);
@@ -86,7 +93,7 @@ export class OrtSubnetwork {
       keyBias.fill(NEG, b * S + s.length, (b + 1) * S);
     });
     const bias = new this.ort.Tensor('float32', keyBias, [B, 1, 1, S]);
-    const { enc } = await this.encoder.run({
+    const { enc } = await this.s.encoder.run({
       ids: this.i64(ids, [B, S]),
       pos: this.i64([...Array(S).keys()], [S]),
       key_bias: bias,
@@ -96,7 +103,7 @@ export class OrtSubnetwork {
       const tgt = out.flatMap((o) => [bosId, ...o]); // [B, t]
       const causal = new Float32Array(t * t);
       for (let a = 0; a < t; a++) causal.fill(NEG, a * t + a + 1, (a + 1) * t);
-      const r = await this.decoder.run({
+      const r = await this.s.decoder.run({
         tgt: this.i64(tgt, [B, t]),
         pos: this.i64([...Array(t).keys()], [t]),
         causal: new this.ort.Tensor('float32', causal, [1, 1, t, t]),
@@ -115,7 +122,7 @@ export class OrtSubnetwork {
   }
 
   async dispose(): Promise<void> {
-    await this.encoder.release();
-    await this.decoder.release();
+    await this.s.encoder.release();
+    await this.s.decoder.release();
   }
 }

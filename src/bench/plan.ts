@@ -40,6 +40,12 @@ export interface BenchSettings {
   engines: EngineKind[];
   /** onnxruntime-web execution provider: webgpu (falls back to wasm where it fails), or wasm. */
   ortBackend: 'webgpu' | 'wasm';
+  /**
+   * Expert counts at which the dense model and onnxruntime-web run too (`compare=32`, the default; `compare=all`);
+   * elsewhere only token-MoE and the extracted sub-network, whose contrast the scaling sweep is about (the other two do
+   * not depend on E).
+   */
+  compareAt: number[] | 'all';
 }
 
 export type EngineKind = 'token' | 'extracted' | 'dense' | 'ort';
@@ -77,5 +83,6 @@ export function parseSettings(query: string): BenchSettings {
     warmup: int(q.get('warmup'), 1, 0),
     engines: engines.length ? engines : [...ENGINE_KINDS],
     ortBackend: q.get('ort') === 'wasm' ? 'wasm' : 'webgpu',
+    compareAt: q.get('compare') === 'all' ? 'all' : list(q.get('compare'), [32]),
   };
 }

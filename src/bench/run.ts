@@ -127,11 +127,15 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
   let ortFallbackReason: string | null = null;
   const ctx = await createGpuContext();
   const since = (): string => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
+  const sweeps = index.sweeps.filter((w) => !s.experts || s.experts.includes(w.experts));
+  const es = sweeps.map((w) => w.experts);
+  let compareAt = s.compareAt === 'all' ? es : es.filter((e) => (s.compareAt as number[]).includes(e));
+  if (compareAt.length === 0 && es.length > 0)
+    compareAt = [es.reduce((a, b) => (Math.abs(b - 32) < Math.abs(a - 32) ? b : a))];
   const dense = want('dense')
     ? await webgpuEngine(ctx, 'dense', url(index.dense), 'dense_wide', index.lang, index.extraLang)
     : null;
   try {
-    const sweeps = index.sweeps.filter((w) => !s.experts || s.experts.includes(w.experts));
     for (const sw of sweeps) {
       log(`[${since()}] E = ${sw.experts}: loading`);
       const engines: BenchEngine[] = [];
@@ -149,8 +153,8 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
         );
         if (want('extracted')) engines.push(ex);
         adapter = ex.adapter;
-        if (dense) engines.push(dense);
-        if (want('ort')) {
+        if (dense && compareAt.includes(sw.experts)) engines.push(dense);
+        if (want('ort') && compareAt.includes(sw.experts)) {
           const o = await ortEngine(
             url(sw.extracted),
             folder(sw.extracted),

@@ -26,12 +26,13 @@ describe('throughput page in real headless Chromium', () => {
     });
     ({ result, markdown } = await runBenchPage({
       modelsDir: DIR,
-      query: { batches: '1,2', experts: '8,32', steps: '2', runs: '3', warmup: '1' },
-      timeoutMs: 150_000,
+      query: { batches: '1,2', experts: '8,32', steps: '2', runs: '2', warmup: '1' },
+      // Generous: on 2 shared cores SwiftShader is slow; about a minute on an idle machine.
+      timeoutMs: 360_000,
       screenshot: (h, page) => h.screenshot(page, 'bench-page'),
       log: (l) => console.log(l),
     }));
-  }, 240_000);
+  }, 420_000);
 
   it('measures every engine at every expert count and batch, with the adapter named', () => {
     console.log(`[taskmoe] bench page adapter: ${result.adapter}; onnxruntime-web: ${result.ortBackend}`);
@@ -39,15 +40,18 @@ describe('throughput page in real headless Chromium', () => {
     expect(result.adapter).not.toBe('unknown adapter');
     const kinds = new Set(result.rows.map((r) => r.kind));
     expect([...kinds].sort()).toEqual(['dense', 'extracted', 'ort', 'token']);
+    // Token-MoE and the extracted sub-network at every E; the dense model and onnxruntime-web (which do not depend on
+    // E) beside them at E = 32, where the targets are.
+    const want: Record<number, string[]> = { 8: ['extracted', 'token'], 32: ['dense', 'extracted', 'ort', 'token'] };
     for (const E of [8, 32]) {
       for (const batch of [1, 2]) {
         const at = result.rows.filter((r) => r.experts === E && r.batch === batch);
-        expect(at.map((r) => r.kind).sort(), `E=${E} batch=${batch}`).toEqual(['dense', 'extracted', 'ort', 'token']);
+        expect(at.map((r) => r.kind).sort(), `E=${E} batch=${batch}`).toEqual(want[E]);
       }
     }
     for (const r of result.rows) {
       expect(Number.isFinite(r.tokensPerSecond) && r.tokensPerSecond > 0, JSON.stringify(r)).toBe(true);
-      expect(r.runs).toBe(3);
+      expect(r.runs).toBe(2);
       expect(r.medianMs).toBeGreaterThanOrEqual(r.minMs);
       expect(r.maxMs).toBeGreaterThanOrEqual(r.medianMs);
       expect(r.adapter.length).toBeGreaterThan(0);
@@ -70,10 +74,10 @@ describe('throughput page in real headless Chromium', () => {
     expect(row('token', 32).perExtraLanguageBytes).toBe(0);
     expect(row('extracted', 32).gpuBytes).toBeLessThan(row('token', 32).gpuBytes);
     // Peaks for each engine and E, and the three targets with their measured ratios.
-    expect(result.peaks.length).toBe(8);
+    expect(result.peaks.length).toBe(6);
     expect(result.targets.map((t) => t.experts)).toEqual([32, 32, 32]);
     for (const t of result.targets) expect(Number.isFinite(t.value) && t.value > 0).toBe(true);
     expect(markdown).toContain('| E | batch | engine | tokens/s |');
-    expect(markdown.split('\n').filter((l) => l.includes('onnxruntime-web')).length).toBeGreaterThanOrEqual(4);
+    expect(markdown.split('\n').filter((l) => l.includes('onnxruntime-web')).length).toBeGreaterThanOrEqual(3);
   });
 });
