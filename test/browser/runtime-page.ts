@@ -1,6 +1,6 @@
 // The page of runtime.browser.test.ts: a translator in a Web Worker, driven step by step from the Node side through
 // window.__runtime. Uses only the public API (src/index.ts) and the worker entry.
-import { createTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
+import { createTranslator, InThreadTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
 import { ShardLoader } from '../../src/runtime/shard-loader';
 
 /** What one step returns to the Node side. */
@@ -14,9 +14,10 @@ declare global {
   interface Window {
     __runtime?: {
       ready: boolean;
-      create(model: string, backend?: 'webgpu' | 'wasm' | 'auto'): Promise<StepResult>;
+      create(model: string, backend?: 'webgpu' | 'wasm' | 'auto', inThread?: boolean): Promise<StepResult>;
       load(lang: string): Promise<StepResult>;
-      translate(texts: string[], to: string, batchSize?: number): Promise<StepResult>;
+      translate(texts: string[], to: string, batchSize?: number, beam?: number): Promise<StepResult>;
+      loseDevice(): Promise<StepResult>;
       translateAbortingAfter(texts: string[], to: string, partials: number): Promise<StepResult>;
       stats(): Promise<StepResult>;
       activation(): Promise<StepResult>;
@@ -56,10 +57,10 @@ function live(): Translator {
 
 window.__runtime = {
   ready: true,
-  create: (model, backend) =>
+  create: (model, backend, inThread) =>
     step('create', async () => {
-      worker = new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });
-      translator = await createTranslator({ model, worker, ...(backend ? { backend } : {}) });
+      worker = inThread ? null : new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });
+      translator = await createTranslator({ model, ...(worker ? { worker } : {}), ...(backend ? { backend } : {}) });
       return await translator.languages();
     }),
   load: (lang) =>
@@ -68,8 +69,19 @@ window.__runtime = {
       await live().load(lang, { onProgress: (p) => progress.push(p) });
       return progress;
     }),
-  translate: (texts, to, batchSize) =>
-    step(`translate ${to}`, () => live().translate(texts, { to, ...(batchSize ? { batchSize } : {}) })),
+  translate: (texts, to, batchSize, beam) =>
+    step(`translate ${to}`, () =>
+      live().translate(texts, { to, ...(batchSize ? { batchSize } : {}), ...(beam ? { beam } : {}) }),
+    ),
+  loseDevice: () =>
+    step('loseDevice', async () => {
+      // Only an in-thread WebGPU translator owns a device on this page.
+      const t = live();
+      if (!(t instanceof InThreadTranslator)) throw new Error('loseDevice needs an in-thread WebGPU translator');
+      const device = t.gpu.device;
+      device.destroy();
+      return (await device.lost).reason;
+    }),
   translateAbortingAfter: (texts, to, partials) =>
     step(`translate ${to} (abort)`, async () => {
       const ac = new AbortController();

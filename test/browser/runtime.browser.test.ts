@@ -11,6 +11,9 @@ import { BrowserHarness } from './chromium';
 
 const DIR = 'test-results/runtime-model';
 const MODEL = `/${DIR}/manifest.json`;
+// token_task extracted: a token-routed encoder MoE layer, task-routed decoder folded into each language's shard.
+const TOKEN_DIR = 'test-results/runtime-model-token';
+const TOKEN_MODEL = `/${TOKEN_DIR}/manifest.json`;
 const SRC = ['Open the file.', 'Save the document before closing it.', 'The army moves north.'];
 
 interface StepResult {
@@ -61,6 +64,8 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     rmSync(DIR, { recursive: true, force: true });
     mkdirSync(DIR, { recursive: true });
     await extractModel(nodeFiles('test/fixtures/models/task_task'), DIR);
+    rmSync(TOKEN_DIR, { recursive: true, force: true });
+    await extractModel(nodeFiles('test/fixtures/models/token_task'), TOKEN_DIR);
     await h.start([
       {
         name: 'count-model-requests',
@@ -163,6 +168,30 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     await ok('create', MODEL, 'wasm');
     expect(await ok('translate', SRC, 'de')).toEqual(gpu);
     expect(((await ok('stats')) as { backend: string }).backend).toBe('wasm');
+    await ok('dispose');
+  });
+
+  it('beam 4 on a token-routed model (extracted token_task) on the WASM backend equals WebGPU’s', async () => {
+    await ok('create', TOKEN_MODEL);
+    const gpu = await ok('translate', SRC, 'de', undefined, 4);
+    await ok('dispose');
+    await ok('create', TOKEN_MODEL, 'wasm');
+    expect(await ok('translate', SRC, 'de', undefined, 4)).toEqual(gpu);
+    expect(((await ok('stats')) as { backend: string }).backend).toBe('wasm');
+    await ok('dispose');
+  });
+
+  it('an in-thread translator recovers from a lost device (device.destroy()) with the same output', async () => {
+    await ok('create', MODEL, 'webgpu', true);
+    const before = await ok('translate', SRC, 'de');
+    expect(before).toEqual(firstDe);
+    const reason = await ok('loseDevice');
+    expect(reason).toBe('destroyed');
+    expect(await ok('translate', SRC, 'de')).toEqual(before);
+    const stats = (await ok('stats')) as { deviceLosses: number; backend: string; resident: string[] };
+    expect(stats.backend).toBe('webgpu');
+    expect(stats.deviceLosses).toBe(1);
+    expect(stats.resident).toEqual(['de']);
     await ok('dispose');
   });
 });
