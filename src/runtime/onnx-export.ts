@@ -294,6 +294,18 @@ class ModelGraph {
     return this.attend(this.heads(q), this.heads(k), this.heads(v), bias);
   }
 
+  /** x + SelfAttn(LN1(x)) of layer prefix `p` over the whole sequence, masked by the additive `bias`. */
+  selfAttn(x: string, p: string, bias: string): string {
+    const h = this.ln(x, `${p}.self_attn_norm`);
+    const a = this.attn(
+      this.lin(h, `${p}.self_attn.q`),
+      this.lin(h, `${p}.self_attn.k`),
+      this.lin(h, `${p}.self_attn.v`),
+      bias,
+    );
+    return this.g.op('Add', [x, this.lin(a, `${p}.self_attn.o`)]);
+  }
+
   /** x + FFN_or_MoE(LN2(x)) of layer prefix `p` (`<stack>.layers.<i>`). */
   ffn(x: string, p: string): string {
     const h = this.ln(x, `${p}.ffn_norm`);
@@ -446,15 +458,7 @@ function encoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | undefine
   let x = enc.embed(ids, pos); // [B, S, D]
   for (let i = 0; i < cfg.encLayers; i++) {
     const p = `encoder.layers.${i}`;
-    const h = enc.ln(x, `${p}.self_attn_norm`);
-    const a = enc.attn(
-      enc.lin(h, `${p}.self_attn.q`),
-      enc.lin(h, `${p}.self_attn.k`),
-      enc.lin(h, `${p}.self_attn.v`),
-      bias,
-    );
-    x = g.op('Add', [x, enc.lin(a, `${p}.self_attn.o`)]);
-    x = enc.ffn(x, p);
+    x = enc.ffn(enc.selfAttn(x, p, bias), p);
   }
   const out = enc.ln(x, 'encoder.norm', 'enc');
   g.output('enc', ['B', 'S', cfg.dModel]);
@@ -480,16 +484,9 @@ function prefixDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | un
   let x = dec.embed(tgt, pos);
   for (let i = 0; i < cfg.decLayers; i++) {
     const p = `decoder.layers.${i}`;
-    let h = dec.ln(x, `${p}.self_attn_norm`);
-    let a = dec.attn(
-      dec.lin(h, `${p}.self_attn.q`),
-      dec.lin(h, `${p}.self_attn.k`),
-      dec.lin(h, `${p}.self_attn.v`),
-      causal,
-    );
-    x = g.op('Add', [x, dec.lin(a, `${p}.self_attn.o`)]);
-    h = dec.ln(x, `${p}.cross_attn_norm`);
-    a = dec.attn(
+    x = dec.selfAttn(x, p, causal);
+    const h = dec.ln(x, `${p}.cross_attn_norm`);
+    const a = dec.attn(
       dec.lin(h, `${p}.cross_attn.q`),
       dec.lin(encIn, `${p}.cross_attn.k`),
       dec.lin(encIn, `${p}.cross_attn.v`),

@@ -75,3 +75,14 @@ export function assertExact(actual: ArrayLike<number>, expected: ArrayLike<numbe
     if (actual[i] !== expected[i]) throw new Error(`${what}: element #${i} is ${actual[i]}, expected ${expected[i]}`);
   }
 }
+
+/** Relative error max|a - e| / max|e| over a whole tensor (Infinity when the lengths differ). */
+export function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num = Math.max(num, Math.abs((actual[i] as number) - (expected[i] as number)));
+    den = Math.max(den, Math.abs(expected[i] as number));
+  }
+  return actual.length === expected.length ? num / den : Number.POSITIVE_INFINITY;
+}

@@ -22,6 +22,7 @@ import { nodeFiles } from '../../src/runtime/node-files';
 import { exportOnnx, shardReader } from '../../src/runtime/onnx-export';
 import { parseSafetensors } from '../../src/runtime/safetensors';
 import { memoryCache } from '../../src/runtime/shard-loader';
+import { relErr } from '../reference/compare';
 import { testContext } from '../setup/gpu';
 
 ort.env.wasm.numThreads = 1;
@@ -41,17 +42,6 @@ interface BeamFile {
   beam: number;
   max_steps: number;
   cases: Array<{ lang: string; src_ids: number[]; beam_ids: number[] }>;
-}
-
-/** max |a - e| / max |e|. */
-function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs((a[i] as number) - (e[i] as number)));
-    den = Math.max(den, Math.abs(e[i] as number));
-  }
-  return a.length === e.length ? num / den : Number.POSITIVE_INFINITY;
 }
 
 /** The OrtModel of `dir` (whole model, task-routed layers folded for `lang`; or an extracted model's `lang`). */
