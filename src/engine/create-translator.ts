@@ -13,8 +13,8 @@ import { WorkerTranslator } from './worker-translator';
  * The WASM fallback ({@link WasmTranslator}) runs every model variant, extracted or not, with the same options
  * (`beam`, `batchSize`, streaming, abort) and the same translations as WebGPU, more slowly: it builds ONNX graphs in
  * memory (an encoder and a decoder step with a KV cache) per loaded language. Its limits: token-routed MoE layers
- * compute all E experts per token (E/2 times the FFN work), unextracted task-routed layers are folded per language
- * (one copy of the weights per loaded language), `activation()` reports task-routed layers only, and no memory budget
+ * compute all E experts per token (E/2 times the FFN work), each loaded language holds its own f32 copy of the network
+ * (unextracted task-routed layers folded for it), `activation()` reports task-routed layers only, and no memory budget
  * or device-loss recovery applies (`stats().deviceLosses` is 0).
  */
 export async function createTranslator(opts: CreateTranslatorOptions): Promise<Translator> {

@@ -25,8 +25,9 @@ type Ort = typeof import('onnxruntime-web');
  * encoder and one cached decoder step per loaded language; `beam` (beam search, GNMT length penalty 0.6) and
  * `batchSize` (default 16, length-sorted batches) are honoured as on WebGPU, and translations equal the WebGPU
  * engine's. Limits: a token-routed MoE layer runs all E experts on every token (E/2 times the FFN work of top-2
- * routing); unextracted task-routed layers are folded per language, so each loaded language holds its own copy of the
- * weights (`stats().bytesResident`); `activation()` reports task-routed layers only (token routing is not traced);
+ * routing); each loaded language holds its own f32 copy of the whole network in its ONNX sessions, trunk included
+ * (`stats().bytesResident`; unextracted task-routed layers are folded for it); `activation()` reports task-routed
+ * layers only (token routing is not traced);
  * `memoryBudget` is not enforced (no eviction) and `deviceLosses` is always 0.
  */
 export class WasmTranslator implements Translator {
