@@ -28,6 +28,16 @@ export interface BenchModelOptions {
 
 const LANGUAGES = ['de', 'fr', 'es', 'it', 'pt-br', 'cs', 'ru', 'zh-cn'];
 
+/** `n` distinct sentences of 6 to 14 words from `lines` (cycled if fewer). */
+function pick(lines: string[], n: number): string[] {
+  const fit = [...new Set(lines)].filter((l) => {
+    const w = l.trim().split(/\s+/).length;
+    return w >= 6 && w <= 14;
+  });
+  const from = fit.length ? fit : lines;
+  return Array.from({ length: n }, (_, i) => from[i % from.length] as string);
+}
+
 /**
  * Writes the models and bench-models.json; a folder whose spec is unchanged since the last call is kept (the
  * generator is deterministic). Returns the index.
@@ -102,7 +112,8 @@ export async function prepareBenchModels(o: BenchModelOptions): Promise<BenchMod
     dims: { dModel: o.dModel, nHeads: o.nHeads, dFF: o.dFF, encLayers: o.encLayers, decLayers: o.decLayers, vocab },
     lang: 'de',
     extraLang: 'fr',
-    sentences: testSentences(o.sentences),
+    // Sentences of 6 to 14 words (about the corpus's average of 10), so that every batch size holds alike work.
+    sentences: pick(testSentences(2000), o.sentences),
     sweeps,
     dense: 'dense_wide/manifest.json',
   };

@@ -24,8 +24,11 @@ export interface BenchEngine {
   model: string;
   /** The adapter (or onnxruntime-web backend) it runs on. */
   adapter: string;
-  /** Greedy decoding of `src` (source id lists) for exactly `steps` steps; resolves after a readback. */
-  decode(src: number[][], steps: number): Promise<void>;
+  /**
+   * Greedy decoding of `src` (source id lists) for exactly `steps` steps. Resolves to the milliseconds of decoder
+   * steps 2..steps: from the readback of step 1 (which follows the encoder) to the readback of the last step.
+   */
+  decode(src: number[][], steps: number): Promise<number>;
   /** Weight bytes one decoder step reads at this batch (token-MoE: experts counted from the gates of one run). */
   stepBytes(src: number[][], steps: number): Promise<number>;
   /** GPU memory of its weights (onnxruntime-web on WebGPU: its models' f32 weight bytes; 0 on wasm). */
@@ -66,7 +69,9 @@ export async function webgpuEngine(
     translator: tr,
     downloads: downloadBytes(manifest, manifest.extracted ? extraLang : lang),
     async decode(src, steps) {
-      await tr.translateIds(src, opts(src.length, steps));
+      const t: number[] = [];
+      await tr.translateIds(src, { ...opts(src.length, steps), onStep: () => t.push(performance.now()) });
+      return (t[t.length - 1] as number) - (t[0] as number);
     },
     async stepBytes(src, steps) {
       if (cfg.decRouting !== 'token' || cfg.moeLayers.decoder.length === 0) {
@@ -105,9 +110,7 @@ export async function ortEngine(
       sub.backend === 'webgpu' ? `onnxruntime-web webgpu on ${gpuAdapter}` : 'onnxruntime-web wasm (CPU, 1 thread)',
     fallbackReason: sub.fallbackReason,
     downloads: downloadBytes(manifest, extraLang),
-    async decode(src, steps) {
-      await sub.decode(src, steps);
-    },
+    decode: (src, steps) => sub.decode(src, steps),
     async stepBytes() {
       return weightBytesPerStep(sub.cfg, { bytesPerWeight: 4, crossKvEachStep: true });
     },

@@ -32,7 +32,7 @@ export interface BenchSettings {
   batches: number[];
   /** Expert counts to run (default: every one the index lists). */
   experts: number[] | null;
-  /** Forced decode steps per sentence: every engine decodes exactly this many. */
+  /** Forced decode steps per sentence: every engine decodes exactly this many; steps 2.. are timed (at least 2). */
   steps: number;
   runs: number;
   warmup: number;
@@ -78,7 +78,7 @@ export function parseSettings(query: string): BenchSettings {
     models: q.get('models') ?? DEFAULT_MODELS_URL,
     batches: list(q.get('batches'), [1, 2, 4, 8, 16, 32, 64]),
     experts: q.get('experts') ? list(q.get('experts'), []) : null,
-    steps: int(q.get('steps'), 16, 1),
+    steps: int(q.get('steps'), 16, 2),
     runs: int(q.get('runs'), 5, 1),
     warmup: int(q.get('warmup'), 1, 0),
     engines: engines.length ? engines : [...ENGINE_KINDS],

@@ -14,7 +14,10 @@ export interface BenchRow {
   experts: number;
   batch: number;
   steps: number;
-  /** batch × steps / median seconds of one timed run (encoder plus `steps` decoder steps, ending in a readback). */
+  /**
+   * batch × (steps − 1) / median seconds of decoder steps 2..steps of one run (from the readback of step 1, which
+   * follows the encoder, to the readback of the last step).
+   */
   tokensPerSecond: number;
   medianMs: number;
   minMs: number;
@@ -188,7 +191,7 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
               experts: sw.experts,
               batch,
               steps: s.steps,
-              tokensPerSecond: (batch * s.steps) / (t.medianMs / 1000),
+              tokensPerSecond: (batch * (s.steps - 1)) / (t.medianMs / 1000),
               medianMs: t.medianMs,
               minMs: t.minMs,
               maxMs: t.maxMs,
