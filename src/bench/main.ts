@@ -42,11 +42,15 @@ function charts(r: BenchResult): string[] {
   const experts = [...new Set(r.rows.map((x) => x.experts))];
   const kinds = [...new Set(r.rows.map((x) => x.kind))];
   for (const E of experts) {
-    const series: Series[] = kinds.map((k) => ({
-      name: ENGINE_LABELS[k],
-      color: COLORS[k],
-      points: r.rows.filter((x) => x.kind === k && x.experts === E).map((x) => [x.batch, x.tokensPerSecond]),
-    }));
+    const series: Series[] = kinds
+      .map(
+        (k): Series => ({
+          name: ENGINE_LABELS[k],
+          color: COLORS[k],
+          points: r.rows.filter((x) => x.kind === k && x.experts === E).map((x) => [x.batch, x.tokensPerSecond]),
+        }),
+      )
+      .filter((x) => x.points.length > 0);
     out.push(
       lineChart({ title: `Decode throughput, E = ${E}`, xLabel: 'batch size', yLabel: 'tokens/s', logX: true, series }),
     );
