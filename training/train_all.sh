@@ -6,7 +6,8 @@
 # Every run checkpoints every 5 minutes and resumes exactly, so rerunning this script after an
 # interruption continues whatever is incomplete:
 #
-#   nohup nice -n 5 training/train_all.sh >> training/work/runs/train_all.out 2>&1 &
+#   nohup training/train_all.sh >> training/work/runs/train_all.out 2>&1 &
+#   echo -5 > /proc/$!/autogroup   # the kernel shares CPU between sessions (autogroups), not processes
 #
 # Equal budget: BUDGET_STEPS steps of ~4k padded (src+tgt) tokens each, warmup WARMUP; runs/<variant>/.
 # The inverse-sqrt schedule does not depend on the step budget, so the weights-only snapshots kept at
