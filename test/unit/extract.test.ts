@@ -12,6 +12,7 @@ import { extractModel } from '../../src/runtime/extract-node';
 import { parseManifest } from '../../src/runtime/manifest';
 import type { ModelFiles } from '../../src/runtime/model-files';
 import { nodeFiles } from '../../src/runtime/node-files';
+import { relErr } from '../reference/compare';
 import { testContext } from '../setup/gpu';
 
 /** Records which files were read. */
@@ -25,16 +26,6 @@ function spyFiles(files: ModelFiles): ModelFiles & { reads: string[] } {
       return files.read(p, o);
     },
   };
-}
-
-function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs((a[i] as number) - (e[i] as number)));
-    den = Math.max(den, Math.abs(e[i] as number));
-  }
-  return num / den;
 }
 
 const LINES = (lang: string): string[] =>

@@ -7,6 +7,7 @@ import { LocalTranslator } from '../../src/engine/local-translator';
 import type { GpuContext } from '../../src/gpu';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { parseSafetensors } from '../../src/runtime/safetensors';
+import { relErr } from '../reference/compare';
 import { testContext } from '../setup/gpu';
 
 const ROOT = 'test/fixtures/models';
@@ -30,17 +31,6 @@ interface GoldenCase {
   greedy_ids: number[];
   greedy_text: string;
   argmax0: number;
-}
-
-/** Relative error max|a - e| / max|e| (the tolerance the issue states for f32 arithmetic on f16 weights). */
-function relErr(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs((a[i] as number) - (e[i] as number)));
-    den = Math.max(den, Math.abs(e[i] as number));
-  }
-  return a.length === e.length ? num / den : Number.POSITIVE_INFINITY;
 }
 
 const REL_TOL = 1e-4;
