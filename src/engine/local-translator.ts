@@ -24,6 +24,11 @@ export interface TranslateOptions {
   onStep?: (rows: readonly number[], partial: readonly number[][]) => void;
   /** translate: after each decoding step, every text's output so far (finished pieces plus the live ones). */
   onPartial?: (texts: string[]) => void;
+  /**
+   * Greedy decoding: steps kept in flight before the oldest one's ids are read back (default 3; 1 reads each step
+   * back before recording the next). The ids are the same for any value.
+   */
+  lookahead?: number;
   /** Also keep the decoder's gate outputs of every step in `trace` (greedy decoding only; beams reorder rows). */
   traceDecoder?: boolean;
 }
@@ -172,7 +177,10 @@ export class LocalTranslator {
         const res =
           (opts.beam ?? 1) > 1
             ? await beamSearch(this.ctx, this.loaded.model, w, batch, { ...search, beam: opts.beam as number })
-            : await greedySearch(this.ctx, this.loaded.model, w, batch, search);
+            : await greedySearch(this.ctx, this.loaded.model, w, batch, {
+                ...search,
+                ...(opts.lookahead !== undefined ? { lookahead: opts.lookahead } : {}),
+              });
         idx.forEach((j, k) => {
           out[j] = res[k] as number[];
           this.lastOutputTokens += (res[k] as number[]).length + 1;

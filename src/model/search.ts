@@ -37,17 +37,35 @@ function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new TranslationAbortedError();
 }
 
+/** Steps greedy search keeps in flight by default (see `GreedyOptions.lookahead`). */
+export const DEFAULT_LOOKAHEAD = 3;
+
+export interface GreedyOptions extends SearchOptions {
+  /**
+   * Decoder steps recorded and submitted before the oldest one's argmax ids are read back (default
+   * DEFAULT_LOOKAHEAD; 1 waits for each step's readback before recording the next). Each step's input tokens stay on
+   * the GPU, so step t+1 never needs step t's ids on the CPU; the CPU only decides when to stop, and up to
+   * lookahead - 1 steps recorded after every sentence ended are discarded. Traced decoding (`traceDecoder`) uses 1,
+   * so the trace holds exactly the steps decoded.
+   */
+  lookahead?: number;
+}
+
 /** Greedy decoding of a padded batch; returns ids without <s> and </s>. */
 export async function greedySearch(
   ctx: GpuContext,
   model: TransformerModel,
   w: Weights,
   src: SourceBatch,
-  opts: SearchOptions,
+  opts: GreedyOptions,
 ): Promise<number[][]> {
   const cfg = model.cfg;
   const B = src.B;
   const steps = Math.min(opts.maxSteps, cfg.maxLen);
+  const lookahead = opts.traceDecoder ? 1 : (opts.lookahead ?? DEFAULT_LOOKAHEAD);
+  if (!Number.isInteger(lookahead) || lookahead < 1) {
+    throw new RangeError(`lookahead must be a positive integer, got ${lookahead}`);
+  }
   const rec = ctx.recorder();
   const enc = model.encode(rec, w, src, opts.trace);
   const rowTasks = ctx.upload(Uint32Array.from(src.taskIds), [B], 'u32');
@@ -56,17 +74,27 @@ export async function greedySearch(
   const out: number[][] = Array.from({ length: B }, () => []);
   const done = new Array<boolean>(B).fill(false);
   let tokens = ctx.upload(new Uint32Array(B).fill(cfg.bosId), [B], 'u32');
+  // Readbacks of submitted steps, oldest first. ctx.read copies the ids into its staging buffer in a submit of its
+  // own at once, so `next` may be read while later steps use it as input.
+  const inFlight: Array<Promise<Float32Array | Uint32Array | Int32Array>> = [];
+  let submitted = 0;
   try {
     for (let t = 0; t < steps; t++) {
       checkAbort(opts.signal);
-      const logits = model.decodeStep(rec, w, state, tokens, opts.traceDecoder ? opts.trace : undefined);
-      const next = argmax(rec, logits); // u32 [B]
-      logits.dispose();
-      rec.submit();
-      await ctx.profiler?.read();
-      const ids = (await ctx.read(next)) as Uint32Array;
-      tokens.dispose();
-      tokens = next;
+      while (submitted < steps && submitted - t < lookahead) {
+        const logits = model.decodeStep(rec, w, state, tokens, opts.traceDecoder ? opts.trace : undefined);
+        const next = argmax(rec, logits); // u32 [B]
+        logits.dispose();
+        rec.submit();
+        await ctx.profiler?.read();
+        const ids = ctx.read(next);
+        ids.catch(() => {}); // awaited in order below; a failure must not surface as unhandled meanwhile
+        inFlight.push(ids);
+        tokens.dispose();
+        tokens = next;
+        submitted++;
+      }
+      const ids = (await inFlight.shift()) as Uint32Array;
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
         const id = ids[b] as number;
@@ -78,6 +106,9 @@ export async function greedySearch(
     }
   } finally {
     rec.submit();
+    // Steps recorded past the end (or before an abort or error) are discarded; their staging buffers are destroyed
+    // when their readbacks settle.
+    await Promise.allSettled(inFlight);
     tokens.dispose();
     state.dispose();
   }
