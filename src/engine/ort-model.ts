@@ -26,6 +26,8 @@ export interface OrtDecodeOptions {
   /** Decoding steps at most; default min(max_len, 2 × padded source length + 10), as the WebGPU engine. */
   maxSteps?: number;
   signal?: AbortSignal;
+  /** Greedy decoding only: decode exactly maxSteps steps whatever the model emits (throughput benchmarks). */
+  forceSteps?: boolean;
   /** After each step: the indices (into `src`) of the batch's rows and their ids so far (best live beam). */
   onStep?: (rows: readonly number[], partial: readonly number[][]) => void;
 }
@@ -125,12 +127,19 @@ export class OrtModel {
   }
 
   /**
-   * Exports the model whose tensors `read` returns to ONNX and opens both graphs on `ort`'s WASM backend. `lang` is
-   * needed for a model with unextracted task-routed MoE layers (folded for it).
+   * Exports the model whose tensors `read` returns to ONNX and opens both graphs on `ort`, on the execution providers
+   * `executionProviders` (default `['wasm']`, the fallback's). `lang` is needed for a model with unextracted
+   * task-routed MoE layers (folded for it).
    */
-  static async create(ort: Ort, cfg: ModelConfig, read: F32Reader, opts: { lang?: string } = {}): Promise<OrtModel> {
-    const onnx = exportOnnx(cfg, read, { ...opts, decoder: 'step' });
-    const so: OrtApi.InferenceSession.SessionOptions = { executionProviders: ['wasm'] };
+  static async create(
+    ort: Ort,
+    cfg: ModelConfig,
+    read: F32Reader,
+    opts: { lang?: string; executionProviders?: OrtApi.InferenceSession.ExecutionProviderConfig[] } = {},
+  ): Promise<OrtModel> {
+    const { executionProviders = ['wasm'], ...exportOpts } = opts;
+    const onnx = exportOnnx(cfg, read, { ...exportOpts, decoder: 'step' });
+    const so: OrtApi.InferenceSession.SessionOptions = { executionProviders };
     const encoder = await ort.InferenceSession.create(onnx.encoder, so);
     const decoder = await ort.InferenceSession.create(onnx.decoder, so);
     return new OrtModel(ort, cfg, encoder, decoder, onnx.gates, onnx.encoder.byteLength + onnx.decoder.byteLength);
@@ -210,12 +219,13 @@ export class OrtModel {
     for (const k of Object.keys(s.past)) s.past[k] = gatherRows(this.ort, s.past[k] as Tensor, rows);
   }
 
-  /** Greedy decoding of one padded batch; ids without <s> and </s>. */
+  /** Greedy decoding of one padded batch; ids without <s> and </s>. `forceSteps`: run all `steps`, ignoring </s>. */
   async greedy(
     src: ReadonlyArray<readonly number[]>,
     steps: number,
     signal?: AbortSignal,
     onStep?: (partial: number[][]) => void,
+    forceSteps = false,
   ): Promise<number[][]> {
     const cfg = this.cfg;
     const e = await this.encode(src);
@@ -232,7 +242,7 @@ export class OrtModel {
         else (out[b] as number[]).push(id);
       });
       onStep?.(out);
-      if (done.every(Boolean)) break;
+      if (done.every(Boolean) && !forceSteps) break;
     }
     return out;
   }
@@ -293,7 +303,7 @@ export class OrtModel {
               ...(opts.signal ? { signal: opts.signal } : {}),
               ...(onStep ? { onStep } : {}),
             })
-          : await this.greedy(batch, steps, opts.signal, onStep);
+          : await this.greedy(batch, steps, opts.signal, onStep, opts.forceSteps ?? false);
       idx.forEach((j, k) => {
         out[j] = res[k] as number[];
         this.lastOutputTokens += (res[k] as number[]).length + 1;
