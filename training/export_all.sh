@@ -15,7 +15,7 @@ RUNS=training/work/runs
 PY=training/.venv/bin/python
 MAX_SENTS="${2:-100}"
 # Variants without a run (not trained in this session) are left out; the step is common to those trained.
-have() { for v in "$@"; do [ -d "$RUNS/$v" ] && echo "$v"; done; }
+have() { for v in "$@"; do if [ -d "$RUNS/$v" ]; then echo "$v"; fi; done; }
 SHIPPED=$(have task_task token_task | xargs)
 OTHERS=$(have token_token dense_dense | xargs)
 [ -n "$SHIPPED$OTHERS" ] || { echo "no runs under $RUNS" >&2; exit 1; }
