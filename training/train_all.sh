@@ -19,6 +19,8 @@ BUDGET_STEPS="${BUDGET_STEPS:-1500}"
 WARMUP="${WARMUP:-500}"
 SAVE_AT="${SAVE_AT:-$(seq -s, 500 100 3000)}"
 LONG_STEPS="${LONG_STEPS:-0}"
+# Variants to train now (a session may train only those still missing).
+VARIANTS="${VARIANTS:-task_task token_task token_token dense_dense}"
 PY=/usr/bin/python3
 # Shared 2-core machine: sleeping (not spinning) OpenMP threads waste far less CPU under contention.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
@@ -45,7 +47,7 @@ from training.taskmoe_train.tokenizer import Tokenizer
 from training.taskmoe_train.train import load_split
 load_split(Path("training/work/data"), Tokenizer("training/work/spm/spm.model"), "train", 128, Path("training/work/cache"))'
 
-for v in task_task token_task token_token dense_dense; do
+for v in $VARIANTS; do
   lane "$v" &
 done
 wait
