@@ -4,7 +4,7 @@
 //
 //   node dist/bench-page/page-runner.js [--experts 8,32,128] [--batches 1,2,4,8,16,32,64] [--steps 16] [--runs 5]
 //     [--warmup 1] [--d-model 128] [--heads 4] [--d-ff 512] [--layers 2] [--engines token,extracted,dense,ort]
-//     [--ort webgpu|wasm] [--timeout-min 60]
+//     [--ort webgpu|wasm] [--fuse 1|0] [--timeout-min 60]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { BenchResult } from '../src/bench/run';
 import { BrowserHarness } from '../test/browser/chromium';
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       warmup: arg('warmup', '1'),
       engines: arg('engines', 'token,extracted,dense,ort'),
       ort: arg('ort', 'webgpu'),
+      fuse: arg('fuse', '1'),
     },
     timeoutMs: Number(arg('timeout-min', '60')) * 60_000,
     screenshot: (_h, page) => page.screenshot({ path: 'bench-results/latest.png', fullPage: true }),

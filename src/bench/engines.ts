@@ -55,10 +55,12 @@ export async function webgpuEngine(
   model: string,
   lang: string,
   extraLang: string,
+  fuse = true,
 ): Promise<BenchEngine & { translator: LocalTranslator }> {
   const manifest = await readManifest(manifestUrl);
   const tr = await LocalTranslator.create(ctx, fetchFiles(folderOf(manifestUrl)));
   await tr.load(lang);
+  tr.loaded.model.fuse = fuse;
   const cfg = tr.loaded.cfg;
   const opts = (batch: number, steps: number, traceDecoder = false) =>
     ({ to: lang, batchSize: batch, maxSteps: steps, forceSteps: true, traceDecoder }) as const;

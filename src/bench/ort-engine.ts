@@ -7,7 +7,7 @@ import type { ModelConfig } from '../model/config';
 import { readConfig } from '../runtime/load-model';
 import type { ModelFiles } from '../runtime/model-files';
 import { shardReader } from '../runtime/onnx-export';
-import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
+import { readShards } from '../runtime/safetensors';
 
 type Ort = typeof import('onnxruntime-web');
 
@@ -46,8 +46,7 @@ export class OrtSubnetwork {
     ort.env.wasm.numThreads = 1; // no cross-origin isolation here, so no threads: say so instead of warning
     const cfg = await readConfig(files);
     const names = [...(cfg.taskShards?.[lang] ? [cfg.taskShards[lang] as string] : []), ...cfg.shards];
-    const shards: SafetensorsFile[] = [];
-    for (const n of names) shards.push(parseSafetensors(await files.read(n), { name: n }));
+    const shards = await readShards(files, names);
     const open = (ep: 'webgpu' | 'wasm') =>
       OrtModel.create(ort, cfg, shardReader(shards), { lang, executionProviders: [ep] });
     let reason: string | null = null;

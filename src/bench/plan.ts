@@ -46,6 +46,8 @@ export interface BenchSettings {
    * not depend on E).
    */
   compareAt: number[] | 'all';
+  /** taskmoe's fused decode-step kernels (TransformerModel.fuse; `fuse=0` runs the plain kernel sequence). */
+  fuse: boolean;
 }
 
 export type EngineKind = 'token' | 'extracted' | 'dense' | 'ort';
@@ -84,5 +86,6 @@ export function parseSettings(query: string): BenchSettings {
     engines: engines.length ? engines : [...ENGINE_KINDS],
     ortBackend: q.get('ort') === 'wasm' ? 'wasm' : 'webgpu',
     compareAt: q.get('compare') === 'all' ? 'all' : list(q.get('compare'), [32]),
+    fuse: q.get('fuse') !== '0',
   };
 }

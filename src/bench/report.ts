@@ -82,7 +82,7 @@ export function markdownReport(r: BenchResult): string {
     '',
     `Adapter: **${r.adapter}**; onnxruntime-web backend: ${r.ortBackend ?? 'not run'}${r.ortFallbackReason ? ` (WebGPU failed: ${r.ortFallbackReason})` : ''}.`,
     `Random weights, d_model ${d.dModel}, ${d.nHeads} heads, d_ff ${d.dFF}, ${d.encLayers}+${d.decLayers} layers, vocabulary ${d.vocab}; ` +
-      `${s.steps} forced decode steps; batches ${s.batches.join(', ')}; median of ${s.runs} runs after ${s.warmup} warm-up; ${r.seconds.toFixed(0)} s.`,
+      `${s.steps} forced decode steps; batches ${s.batches.join(', ')}; median of ${s.runs} runs after ${s.warmup} warm-up; taskmoe kernels ${s.fuse ? 'fused' : 'unfused (fuse=0)'}; ${r.seconds.toFixed(0)} s.`,
     'Software emulation of a GPU: only ratios measured side by side in this run mean anything.',
     '',
     '## Targets',

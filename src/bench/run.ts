@@ -136,7 +136,7 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
   if (compareAt.length === 0 && es.length > 0)
     compareAt = [es.reduce((a, b) => (Math.abs(b - 32) < Math.abs(a - 32) ? b : a))];
   const dense = want('dense')
-    ? await webgpuEngine(ctx, 'dense', url(index.dense), 'dense_wide', index.lang, index.extraLang)
+    ? await webgpuEngine(ctx, 'dense', url(index.dense), 'dense_wide', index.lang, index.extraLang, s.fuse)
     : null;
   try {
     for (const sw of sweeps) {
@@ -145,7 +145,9 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
       try {
         const folder = (m: string): string => m.slice(0, m.lastIndexOf('/'));
         if (want('token'))
-          engines.push(await webgpuEngine(ctx, 'token', url(sw.token), folder(sw.token), index.lang, index.extraLang));
+          engines.push(
+            await webgpuEngine(ctx, 'token', url(sw.token), folder(sw.token), index.lang, index.extraLang, s.fuse),
+          );
         const ex = await webgpuEngine(
           ctx,
           'extracted',
@@ -153,6 +155,7 @@ export async function runSweep(index: BenchModelIndex, s: BenchSettings, log: Lo
           folder(sw.extracted),
           index.lang,
           index.extraLang,
+          s.fuse,
         );
         if (want('extracted')) engines.push(ex);
         adapter = ex.adapter;

@@ -5,6 +5,7 @@
 import type * as OrtApi from 'onnxruntime-web';
 import { BeamState } from '../model/beam-state';
 import type { ModelConfig } from '../model/config';
+import { GreedyState } from '../model/greedy-state';
 import { TranslationAbortedError } from '../model/search';
 import { exportOnnx, type F32Reader, type FoldedGate } from '../runtime/onnx-export';
 import { lengthBatches } from './batching';
@@ -230,21 +231,16 @@ export class OrtModel {
     const cfg = this.cfg;
     const e = await this.encode(src);
     const s = this.startDecoder(e);
-    const out: number[][] = Array.from({ length: e.B }, () => []);
-    const done = new Array<boolean>(e.B).fill(false);
+    const greedy = new GreedyState(e.B, cfg.eosId);
     let tokens = new Array<number>(e.B).fill(cfg.bosId);
     for (let t = 0; t < steps; t++) {
       if (signal?.aborted) throw new TranslationAbortedError();
       tokens = argmaxRows((await this.step(s, tokens, t)).logits, e.B, cfg.vocabSize);
-      tokens.forEach((id, b) => {
-        if (done[b]) return;
-        if (id === cfg.eosId) done[b] = true;
-        else (out[b] as number[]).push(id);
-      });
-      onStep?.(out);
-      if (done.every(Boolean) && !forceSteps) break;
+      const allDone = greedy.advance(tokens);
+      onStep?.(greedy.out);
+      if (allDone && !forceSteps) break;
     }
-    return out;
+    return greedy.out;
   }
 
   /** Beam search (model.py's `beam`, GNMT length penalty) of one padded batch; the best hypothesis per sentence. */

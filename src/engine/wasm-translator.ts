@@ -8,7 +8,7 @@ import { readConfig } from '../runtime/load-model';
 import { filesForTask, findFile, type Manifest, type ManifestFile } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { shardReader } from '../runtime/onnx-export';
-import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
+import { readShards, type SafetensorsFile } from '../runtime/safetensors';
 import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
 import { sourcePieces } from './batching';
@@ -113,14 +113,12 @@ export class WasmTranslator implements Translator {
       if (!this.cfg) {
         const cfg = await readConfig(this.files);
         this.tokenizer = SentencePieceTokenizer.fromBytes(await this.files.read(cfg.tokenizer));
-        this.trunk = [];
-        for (const s of cfg.shards) this.trunk.push(parseSafetensors(await this.files.read(s), { name: s }));
+        this.trunk = await readShards(this.files, cfg.shards);
         this.cfg = cfg;
       }
       const cfg = this.cfg;
-      const own: SafetensorsFile[] = [];
       const shard = cfg.taskShards?.[lang];
-      if (shard) own.push(parseSafetensors(await this.files.read(shard), { name: shard }));
+      const own = await readShards(this.files, shard ? [shard] : []);
       this.sessions.set(lang, await OrtModel.create(this.ort, cfg, shardReader([...own, ...this.trunk]), { lang }));
     } finally {
       this.current = null;

@@ -8,6 +8,7 @@ import {
   UniformBuilder,
 } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, placeholder } from './common';
+import type { OutLayout } from './linear';
 
 const WG = 256;
 /** Most workgroups along x: the shader's grid-stride loop covers longer rows. */
@@ -210,6 +211,24 @@ export class KvCache {
     kvWrite(rec, kNew, this.k, this.length);
     kvWrite(rec, vNew, this.v, this.length);
     this.length += tNew;
+  }
+
+  /**
+   * Reserves the next position for one new key/value row per batch row, advances `length`, and returns where a
+   * linear writes them (`linear(..., { out: cache.k, outLayout })`, same for v): a decode step's k/v projections land
+   * in the cache directly, with no copy. Throws {@link KernelInputError} if the cache is full.
+   */
+  reserveStep(): OutLayout {
+    expectLive('kv_cache', this.k, this.v);
+    if (this.length + 1 > this.maxLen) {
+      throw new KernelInputError(
+        'kv_cache',
+        `appending 1 position to ${this.length} overflows the cache of ${this.maxLen}; allocate a longer cache`,
+      );
+    }
+    const layout = { offset: this.length * this.dModel, rowStride: this.maxLen * this.dModel };
+    this.length += 1;
+    return layout;
   }
 
   /**

@@ -21,20 +21,29 @@ const ROWS_PER_GROUP = 8;
 
 export type LinearEntry = 'main' | 'main_rows';
 
-/** The pipeline source of linear for weight and bias variants (the bias defaults to the weight's) and an entry point. */
+/**
+ * The pipeline source of linear for weight, bias and layer-norm parameter variants (both default to the weight's) and
+ * an entry point.
+ */
 export function linearSource(
   variant: WeightVariant,
   entry: LinearEntry,
   biasVariant: WeightVariant = variant,
+  normVariant: WeightVariant = variant,
 ): KernelSource {
+  let name: string = variant;
+  if (biasVariant !== variant) name += `+b${biasVariant}`;
+  if (normVariant !== variant) name += `+g${normVariant}`;
   return {
     name: 'linear',
-    variant: biasVariant === variant ? variant : `${variant}+b${biasVariant}`,
+    variant: name,
     entryPoint: entry,
     code:
       mixedWeightPrelude([
         ['w', variant],
         ['b', biasVariant],
+        ['g', normVariant],
+        ['gb', normVariant],
       ]) + code,
   };
 }
@@ -59,10 +68,40 @@ export interface LinearOptions {
   scale?: Tensor;
   /** Write into this tensor instead of a new one. */
   out?: Tensor;
+  /** Add the result to `out` (a fused residual connection) instead of overwriting it. Needs `out`. */
+  accumulate?: boolean;
+  /**
+   * Where row m of the result goes in `out`: elements offset + m·rowStride .. + N (default: a plain [M, N] tensor).
+   * Lets a decode step's k/v projections write straight into their KV-cache slot. Needs `out`.
+   */
+  outLayout?: OutLayout;
+  /**
+   * Layer-normalise each row of x first (fused: no normalised copy of x is written). Only up to
+   * {@link LINEAR_ROWS_MAX} rows; {@link canFuseNorm} says whether a shape qualifies.
+   */
+  norm?: LinearNorm;
+}
+
+/** Placement of a linear's output rows inside a larger tensor (element units). */
+export interface OutLayout {
+  offset: number;
+  rowStride: number;
+}
+
+/** A LayerNorm applied to x's rows inside linear: gamma and beta [K], f32 or f16. */
+export interface LinearNorm {
+  gamma: Tensor;
+  beta: Tensor;
+  eps: number;
+}
+
+/** Whether linear can fuse a layer norm into an x with `rows` rows (the row-split entry point only). */
+export function canFuseNorm(rows: number): boolean {
+  return rows <= LINEAR_ROWS_MAX;
 }
 
 /**
- * y[..., N] = act(x[..., K] · wᵀ + b), w [N, K] (or [E, N, K] with `index`), b [N] (or [E, N]) or null.
+ * y[..., N] = act(LN?(x)[..., K] · wᵀ + b) (+ y when accumulating), w [N, K] (or [E, N, K] with `index`), b [N] (or [E, N]) or null.
  * x is f32; w and b are f32 or f16 (packed or native, chosen from the device's features).
  */
 export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
@@ -110,33 +149,83 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
   const M = leadingRows(x);
   const outShape = [...x.shape.slice(0, -1), N];
   const ctx = rec.ctx;
-  if (opts.out) {
-    expectDType(kernel, 'out', opts.out, 'f32');
-    if (opts.out.size !== M * N)
-      throw new KernelInputError(kernel, `out ${opts.out.toString()} must hold [${outShape.join(', ')}]`);
+  const { out, outLayout, norm } = opts;
+  if ((opts.accumulate || outLayout) && !out) {
+    throw new KernelInputError(kernel, 'accumulate and outLayout need an out tensor');
   }
-  const y = opts.out ?? ctx.empty(outShape, 'f32', 'linear.y');
+  let yOffset = 0;
+  let yStride = N;
+  if (out) {
+    expectLive(kernel, out);
+    expectDType(kernel, 'out', out, 'f32');
+    if (outLayout) {
+      const { offset, rowStride } = outLayout;
+      if (!Number.isInteger(offset) || !Number.isInteger(rowStride) || offset < 0 || rowStride < N) {
+        throw new KernelInputError(kernel, `outLayout needs integers offset >= 0, rowStride >= ${N}`);
+      }
+      if (offset + (M - 1) * rowStride + N > out.size) {
+        throw new KernelInputError(kernel, `outLayout places ${M} rows of ${N} past the end of out ${out.toString()}`);
+      }
+      yOffset = offset;
+      yStride = rowStride;
+    } else if (out.size !== M * N) {
+      throw new KernelInputError(kernel, `out ${out.toString()} must hold [${outShape.join(', ')}]`);
+    }
+    if (out.buffer === x.buffer) throw new KernelInputError(kernel, 'out must not share a buffer with x');
+  }
+  if (norm) {
+    if (!canFuseNorm(M)) {
+      throw new KernelInputError(kernel, `a fused layer norm serves at most ${LINEAR_ROWS_MAX} rows, got ${M}`);
+    }
+    expectLive(kernel, norm.gamma, norm.beta);
+    for (const [name, t] of [
+      ['norm.gamma', norm.gamma],
+      ['norm.beta', norm.beta],
+    ] as const) {
+      expectDType(kernel, name, t, 'f32', 'f16');
+      if (t.shape.length !== 1 || t.shape[0] !== K) {
+        throw new KernelInputError(kernel, `${name} must be [${K}], got ${t.toString()}`);
+      }
+    }
+    if (norm.gamma.dtype !== norm.beta.dtype) {
+      throw new KernelInputError(kernel, 'norm.gamma and norm.beta must have one dtype');
+    }
+    if (!Number.isFinite(norm.eps) || norm.eps <= 0) {
+      throw new KernelInputError(kernel, `norm.eps must be positive, got ${norm.eps}`);
+    }
+  }
+  const y = out ?? ctx.empty(outShape, 'f32', 'linear.y');
   const variant = weightVariant(ctx, w.dtype);
   const entry: LinearEntry = M <= LINEAR_ROWS_MAX ? 'main_rows' : 'main';
   const uniforms = new UniformBuilder()
     .u32(M)
     .u32(N)
     .u32(K)
-    .u32((b ? 1 : 0) | (opts.relu ? 2 : 0) | (scale ? 4 : 0))
+    .u32((b ? 1 : 0) | (opts.relu ? 2 : 0) | (scale ? 4 : 0) | (opts.accumulate ? 8 : 0) | (norm ? 16 : 0))
     .u32(index * N * K)
     .u32(index * N)
     .u32(index * N)
+    .u32(yOffset)
+    .u32(yStride)
+    .f32(norm?.eps ?? 0)
+    .u32(0)
+    .u32(0)
     .build();
   const grid =
     entry === 'main_rows'
       ? ([ceilDiv(N, 32), ceilDiv(M, ROWS_PER_GROUP)] as const)
       : ([ceilDiv(N, 64), ceilDiv(M, 64)] as const);
   const biasVariant = b ? weightVariant(ctx, b.dtype) : variant;
-  rec.dispatch(
-    linearSource(variant, entry, biasVariant),
-    uniforms,
-    [x, w, b ?? placeholder(ctx, w.dtype), y, scale ?? placeholder(ctx, 'f32')],
-    grid,
-  );
+  const normVariant = norm ? weightVariant(ctx, norm.gamma.dtype) : variant;
+  const tensors = [x, w, b ?? placeholder(ctx, w.dtype), y, scale ?? placeholder(ctx, 'f32')];
+  // Only the row-split entry point binds the layer-norm parameters (pipeline layouts are derived from the shader).
+  if (entry === 'main_rows')
+    tensors.push(norm?.gamma ?? placeholder(ctx, w.dtype), norm?.beta ?? placeholder(ctx, w.dtype));
+  try {
+    rec.dispatch(linearSource(variant, entry, biasVariant, normVariant), uniforms, tensors, grid);
+  } catch (e) {
+    if (!out) y.dispose();
+    throw e;
+  }
   return y;
 }

@@ -5,6 +5,7 @@ import { type GpuContext, TaskmoeError, type Tensor } from '../gpu';
 import { argmax, topk } from '../kernels/argmax';
 import { softmax } from '../kernels/softmax';
 import { BeamState } from './beam-state';
+import { GreedyState } from './greedy-state';
 import type { SourceBatch, Trace, TransformerModel, Weights } from './transformer';
 
 /** Decoding was cancelled through an AbortSignal. */
@@ -71,8 +72,7 @@ export async function greedySearch(
   const rowTasks = ctx.upload(Uint32Array.from(src.taskIds), [B], 'u32');
   const state = model.startDecoder(rec, w, enc, src.lengths, rowTasks, Math.max(1, steps));
   enc.dispose();
-  const out: number[][] = Array.from({ length: B }, () => []);
-  const done = new Array<boolean>(B).fill(false);
+  const greedy = new GreedyState(B, cfg.eosId);
   let tokens = ctx.upload(new Uint32Array(B).fill(cfg.bosId), [B], 'u32');
   // Readbacks of submitted steps, oldest first. ctx.read copies the ids into its staging buffer in a submit of its
   // own at once, so `next` may be read while later steps use it as input.
@@ -94,15 +94,9 @@ export async function greedySearch(
         tokens = next;
         submitted++;
       }
-      const ids = (await inFlight.shift()) as Uint32Array;
-      for (let b = 0; b < B; b++) {
-        if (done[b]) continue;
-        const id = ids[b] as number;
-        if (id === cfg.eosId) done[b] = true;
-        else (out[b] as number[]).push(id);
-      }
-      opts.onStep?.(out);
-      if (done.every(Boolean) && !opts.forceSteps) break;
+      const allDone = greedy.advance((await inFlight.shift()) as Uint32Array);
+      opts.onStep?.(greedy.out);
+      if (allDone && !opts.forceSteps) break;
     }
   } finally {
     rec.submit();
@@ -112,7 +106,7 @@ export async function greedySearch(
     tokens.dispose();
     state.dispose();
   }
-  return out;
+  return greedy.out;
 }
 
 /** Beam search with the GNMT length penalty, as model.py's `beam`; returns the best hypothesis per sentence. */

@@ -9,6 +9,7 @@
  */
 
 import { TaskmoeError } from '../gpu/errors';
+import type { ModelFiles } from './model-files';
 
 /** The element types of the safetensors format that taskmoe can read. */
 export type SafetensorsDtype =
@@ -380,5 +381,15 @@ export function writeSafetensors(
     out.set(t.data, pos);
     pos += t.data.byteLength;
   }
+  return out;
+}
+
+/** Reads and parses the safetensors shards `names` of a model folder, in order (a task's shard, then the trunk's). */
+export async function readShards(
+  files: Pick<ModelFiles, 'read'>,
+  names: readonly string[],
+): Promise<SafetensorsFile[]> {
+  const out: SafetensorsFile[] = [];
+  for (const n of names) out.push(parseSafetensors(await files.read(n), { name: n }));
   return out;
 }

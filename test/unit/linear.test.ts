@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, KernelInputError, LimitExceededError } from '../../src/gpu';
 import { linear } from '../../src/kernels/linear';
 import { assertClose, TOL } from '../reference/compare';
+import { layerNormRef } from '../reference/layer-norm';
 import { linearRef } from '../reference/linear';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
@@ -75,6 +76,81 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       }
     });
 
+    // Decode-step fusions: a layer norm on x's rows, accumulation into out (a residual) and a strided output layout
+    // (a KV-cache slot). K crosses the 256-wide staging chunk (300, 513); rows 1, 5, 8 and 9 (two row groups).
+    for (const ndtype of ['f32', 'f16'] as const) {
+      for (const [M, N, K] of [
+        [1, 33, 7],
+        [5, 64, 300],
+        [8, 17, 256],
+        [9, 40, 513],
+        [32, 3, 64],
+      ] as const) {
+        it(`fused layer norm (${ndtype} gamma/beta) + accumulate + strided out, [${M}x${K}]·[${N}x${K}]ᵀ`, async () => {
+          const rng = new Rng();
+          // A large row mean with a small spread exercises the shifted statistics.
+          const x = rng.array(M * K).map((v, i) => (i % 3 === 0 ? v : 50 + 0.01 * v));
+          const w = roundF16(rng.array(N * K));
+          const b = roundF16(rng.array(N));
+          let gamma = rng.array(K, 0.5, 1.5);
+          let beta = rng.array(K);
+          if (ndtype === 'f16') {
+            gamma = roundF16(gamma);
+            beta = roundF16(beta);
+          }
+          const stride = N + 5;
+          const offset = 3;
+          const init = rng.array(offset + M * stride + 2);
+          const rec = ctx.recorder();
+          const xt = ctx.upload(x, [M, K]);
+          const wt = ctx.createWeight(w, [N, K], 'f16');
+          const bt = ctx.createWeight(b, [N], 'f16');
+          const gt = ctx.createWeight(gamma, [K], ndtype);
+          const bet = ctx.createWeight(beta, [K], ndtype);
+          const out = ctx.upload(init, [init.length]);
+          linear(rec, xt, wt, bt, {
+            relu: true,
+            norm: { gamma: gt, beta: bet, eps: 1e-5 },
+            out,
+            accumulate: true,
+            outLayout: { offset, rowStride: stride },
+          });
+          rec.submit();
+          const y = linearRef(layerNormRef(x, gamma, beta, M, K), w, b, M, N, K, true);
+          const want = Float64Array.from(init);
+          for (let m = 0; m < M; m++) {
+            for (let n = 0; n < N; n++)
+              want[offset + m * stride + n] = (want[offset + m * stride + n] as number) + (y[m * N + n] as number);
+          }
+          // Elements outside the layout are untouched (compared exactly via the same tolerance on unchanged values).
+          assertClose(await ctx.read(out), want, TOL.f16, `seed ${rng.seed}`);
+          for (const t of [xt, wt, bt, gt, bet, out]) t.dispose();
+        });
+      }
+    }
+
+    it('accumulates and writes a strided layout on the tiled entry point too (33+ rows)', async () => {
+      const rng = new Rng();
+      const [M, N, K] = [70, 20, 37];
+      const x = rng.array(M * K);
+      const w = rng.array(N * K);
+      const stride = 2 * N;
+      const init = rng.array(M * stride);
+      const rec = ctx.recorder();
+      const xt = ctx.upload(x, [M, K]);
+      const wt = ctx.createWeight(w, [N, K], 'f32');
+      const out = ctx.upload(init, [M, stride]);
+      linear(rec, xt, wt, null, { out, accumulate: true, outLayout: { offset: N, rowStride: stride } });
+      rec.submit();
+      const y = linearRef(x, w, null, M, N, K);
+      const want = Float64Array.from(init);
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++)
+          want[N + m * stride + n] = (want[N + m * stride + n] as number) + (y[m * N + n] as number);
+      assertClose(await ctx.read(out), want, TOL.f32, `seed ${rng.seed}`);
+      for (const t of [xt, wt, out]) t.dispose();
+    });
+
     it('stacked weights select one matrix by index, without bias', async () => {
       const rng = new Rng();
       const [E, M, N, K] = [3, 5, 7, 11];
@@ -113,7 +189,20 @@ describe('linear input validation', () => {
     expect(() => linear(rec, x, w3, ctx.createWeight(new Float32Array(3), [3], 'f32'), { index: 0 })).toThrow(
       /b must be/,
     );
+    const w23 = ctx.createWeight(new Float32Array(6), [2, 3], 'f32');
+    const g3 = ctx.createWeight(new Float32Array(3).fill(1), [3], 'f32');
+    const g4 = ctx.createWeight(new Float32Array(4).fill(1), [4], 'f32');
+    const out = ctx.empty([2, 4]);
+    expect(() => linear(rec, x, w23, null, { accumulate: true })).toThrow(/need an out tensor/);
+    expect(() => linear(rec, x, w23, null, { out, outLayout: { offset: 3, rowStride: 4 } })).toThrow(/past the end/);
+    expect(() => linear(rec, x, w23, null, { out, outLayout: { offset: 0, rowStride: 1 } })).toThrow(/rowStride/);
+    expect(() => linear(rec, x, w23, null, { norm: { gamma: g4, beta: g4, eps: 1e-5 } })).toThrow(/must be \[3\]/);
+    expect(() => linear(rec, x, w23, null, { norm: { gamma: g3, beta: g3, eps: 0 } })).toThrow(/eps/);
+    const big = ctx.empty([33, 3]);
+    expect(() => linear(rec, big, w23, null, { norm: { gamma: g3, beta: g3, eps: 1e-5 } })).toThrow(/at most 32/);
+    expect(() => linear(rec, x, w23, null, { out: x.reshape([3, 2]) })).toThrow(KernelInputError);
     expect(rec.pendingDispatches).toBe(0);
+    for (const t of [w23, g3, g4, out, big]) t.dispose();
   });
 
   it('rejects a tensor over the storage-binding limit', () => {
