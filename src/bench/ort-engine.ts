@@ -48,7 +48,7 @@ export class OrtSubnetwork {
     const names = [...(cfg.taskShards?.[lang] ? [cfg.taskShards[lang] as string] : []), ...cfg.shards];
     const shards = await readShards(files, names);
     const open = (ep: 'webgpu' | 'wasm') =>
-      OrtModel.create(ort, cfg, shardReader(shards), { lang, executionProviders: [ep] });
+      OrtModel.create(ort, cfg, shardReader(shards), { lang, executionProviders: [ep], stateOnGpu: ep === 'webgpu' });
     let reason: string | null = null;
     if (backend === 'webgpu') {
       try {

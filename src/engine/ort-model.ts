@@ -50,9 +50,19 @@ interface DecoderState {
   past: Record<string, Tensor>;
 }
 
-/** Row `rows[i]` of `t` (rows along its first dimension) becomes row i of the result. */
-function gatherRows(ort: Ort, t: Tensor, rows: readonly number[]): Tensor {
-  const data = t.data as Float32Array;
+/** A tensor's f32 data, downloaded first where it lives on the GPU. */
+async function f32Data(t: Tensor): Promise<Float32Array> {
+  return (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+}
+
+/** Frees a tensor's GPU buffer (CPU tensors are left to the garbage collector). */
+function release(t: Tensor): void {
+  if (t.location === 'gpu-buffer') t.dispose();
+}
+
+/** Row `rows[i]` of `t` (rows along its first dimension) becomes row i of the result (a CPU tensor). */
+async function gatherRows(ort: Ort, t: Tensor, rows: readonly number[]): Promise<Tensor> {
+  const data = await f32Data(t);
   const n = t.dims[0] as number;
   const size = n ? data.length / n : 0;
   const out = new Float32Array(rows.length * size);
@@ -130,19 +140,34 @@ export class OrtModel {
   /**
    * Exports the model whose tensors `read` returns to ONNX and opens both graphs on `ort`, on the execution providers
    * `executionProviders` (default `['wasm']`, the fallback's). `lang` is needed for a model with unextracted
-   * task-routed MoE layers (folded for it).
+   * task-routed MoE layers (folded for it). `stateOnGpu` (WebGPU EP only): the cross-attention K/V and the KV cache
+   * stay in GPU buffers between steps (ORT's `preferredOutputLocation: 'gpu-buffer'`) instead of being downloaded and
+   * uploaded again every step.
    */
   static async create(
     ort: Ort,
     cfg: ModelConfig,
     read: F32Reader,
-    opts: { lang?: string; executionProviders?: OrtApi.InferenceSession.ExecutionProviderConfig[] } = {},
+    opts: {
+      lang?: string;
+      executionProviders?: OrtApi.InferenceSession.ExecutionProviderConfig[];
+      stateOnGpu?: boolean;
+    } = {},
   ): Promise<OrtModel> {
-    const { executionProviders = ['wasm'], ...exportOpts } = opts;
+    const { executionProviders = ['wasm'], stateOnGpu = false, ...exportOpts } = opts;
     const onnx = exportOnnx(cfg, read, { ...exportOpts, decoder: 'step' });
     const so: OrtApi.InferenceSession.SessionOptions = { executionProviders };
-    const encoder = await ort.InferenceSession.create(onnx.encoder, so);
-    const decoder = await ort.InferenceSession.create(onnx.decoder, so);
+    const onGpu = (names: string[]): OrtApi.InferenceSession.SessionOptions =>
+      stateOnGpu ? { ...so, preferredOutputLocation: Object.fromEntries(names.map((n) => [n, 'gpu-buffer'])) } : so;
+    const layers = [...Array(cfg.decLayers).keys()];
+    const encoder = await ort.InferenceSession.create(
+      onnx.encoder,
+      onGpu(layers.flatMap((i) => [`cross_k.${i}`, `cross_v.${i}`])),
+    );
+    const decoder = await ort.InferenceSession.create(
+      onnx.decoder,
+      onGpu(layers.flatMap((i) => [`present_k.${i}`, `present_v.${i}`])),
+    );
     return new OrtModel(ort, cfg, encoder, decoder, onnx.gates, onnx.encoder.byteLength + onnx.decoder.byteLength);
   }
 
@@ -182,10 +207,12 @@ export class OrtModel {
   }
 
   /** A decoder over `e` with an empty cache; row i reads encoded row `rows[i]` (default: each row once). */
-  startDecoder(e: OrtEncoded, rows?: readonly number[]): DecoderState {
-    const feeds = rows
-      ? Object.fromEntries(Object.entries(e.feeds).map(([k, t]) => [k, gatherRows(this.ort, t, rows)]))
-      : e.feeds;
+  async startDecoder(e: OrtEncoded, rows?: readonly number[]): Promise<DecoderState> {
+    let feeds = e.feeds;
+    if (rows) {
+      feeds = {};
+      for (const [k, t] of Object.entries(e.feeds)) feeds[k] = await gatherRows(this.ort, t, rows);
+    }
     const B = rows ? rows.length : e.B;
     const H = this.cfg.nHeads;
     const dh = this.cfg.dModel / H;
@@ -210,14 +237,27 @@ export class OrtModel {
       pos: this.i64([t], [1]),
     });
     for (let i = 0; i < this.cfg.decLayers; i++) {
-      for (const kv of ['k', 'v']) s.past[`past_${kv}.${i}`] = r[`present_${kv}.${i}`] as Tensor;
+      for (const kv of ['k', 'v']) {
+        release(s.past[`past_${kv}.${i}`] as Tensor);
+        s.past[`past_${kv}.${i}`] = r[`present_${kv}.${i}`] as Tensor;
+      }
     }
     return { logits: (r.logits as Tensor).data as Float32Array, logp: (r.logp as Tensor).data as Float32Array };
   }
 
   /** Keeps the cache rows `rows` (row i of the new cache is old row rows[i]). */
-  reorder(s: DecoderState, rows: readonly number[]): void {
-    for (const k of Object.keys(s.past)) s.past[k] = gatherRows(this.ort, s.past[k] as Tensor, rows);
+  async reorder(s: DecoderState, rows: readonly number[]): Promise<void> {
+    for (const k of Object.keys(s.past)) {
+      const old = s.past[k] as Tensor;
+      s.past[k] = await gatherRows(this.ort, old, rows);
+      release(old);
+    }
+  }
+
+  /** Frees the GPU buffers of a decoder's state and of its encoded batch (with `stateOnGpu`). */
+  private releaseState(e: OrtEncoded, s: DecoderState | null): void {
+    for (const t of Object.values(s?.past ?? {})) release(t);
+    for (const t of Object.values(e.feeds)) release(t);
   }
 
   /** Greedy decoding of one padded batch; ids without <s> and </s>. `forceSteps`: run all `steps`, ignoring </s>. */
@@ -230,17 +270,21 @@ export class OrtModel {
   ): Promise<number[][]> {
     const cfg = this.cfg;
     const e = await this.encode(src);
-    const s = this.startDecoder(e);
-    const greedy = new GreedyState(e.B, cfg.eosId);
-    let tokens = new Array<number>(e.B).fill(cfg.bosId);
-    for (let t = 0; t < steps; t++) {
-      if (signal?.aborted) throw new TranslationAbortedError();
-      tokens = argmaxRows((await this.step(s, tokens, t)).logits, e.B, cfg.vocabSize);
-      const allDone = greedy.advance(tokens);
-      onStep?.(greedy.out);
-      if (allDone && !forceSteps) break;
+    const s = await this.startDecoder(e);
+    try {
+      const greedy = new GreedyState(e.B, cfg.eosId);
+      let tokens = new Array<number>(e.B).fill(cfg.bosId);
+      for (let t = 0; t < steps; t++) {
+        if (signal?.aborted) throw new TranslationAbortedError();
+        tokens = argmaxRows((await this.step(s, tokens, t)).logits, e.B, cfg.vocabSize);
+        const allDone = greedy.advance(tokens);
+        onStep?.(greedy.out);
+        if (allDone && !forceSteps) break;
+      }
+      return greedy.out;
+    } finally {
+      this.releaseState(e, s);
     }
-    return greedy.out;
   }
 
   /** Beam search (model.py's `beam`, GNMT length penalty) of one padded batch; the best hypothesis per sentence. */
@@ -263,22 +307,27 @@ export class OrtModel {
       ...(opts.alpha !== undefined ? { alpha: opts.alpha } : {}),
     });
     // Row b·K + k is beam k of sentence b.
-    const s = this.startDecoder(
-      e,
-      Array.from({ length: B * K }, (_, i) => Math.floor(i / K)),
-    );
-    let tokens = new Array<number>(B * K).fill(cfg.bosId);
-    for (let t = 0; t < steps; t++) {
-      if (opts.signal?.aborted) throw new TranslationAbortedError();
-      const { logp } = await this.step(s, tokens, t);
-      const top = topkRows(logp, B * K, V, beams.kk);
-      const next = beams.advance(t, top.vals, top.idx);
-      if (next.done) break;
-      this.reorder(s, next.rows);
-      tokens = next.tokens;
-      opts.onStep?.(beams.best());
+    let s: DecoderState | null = null;
+    try {
+      s = await this.startDecoder(
+        e,
+        Array.from({ length: B * K }, (_, i) => Math.floor(i / K)),
+      );
+      let tokens = new Array<number>(B * K).fill(cfg.bosId);
+      for (let t = 0; t < steps; t++) {
+        if (opts.signal?.aborted) throw new TranslationAbortedError();
+        const { logp } = await this.step(s, tokens, t);
+        const top = topkRows(logp, B * K, V, beams.kk);
+        const next = beams.advance(t, top.vals, top.idx);
+        if (next.done) break;
+        await this.reorder(s, next.rows);
+        tokens = next.tokens;
+        opts.onStep?.(beams.best());
+      }
+      return beams.results();
+    } finally {
+      this.releaseState(e, s);
     }
-    return beams.results();
   }
 
   /** Translates source id lists (with tag and </s>) into target ids, in input order, in length-sorted batches. */

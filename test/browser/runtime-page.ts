@@ -1,7 +1,13 @@
 // The page of runtime.browser.test.ts: a translator in a Web Worker, driven step by step from the Node side through
 // window.__runtime. Uses only the public API (src/index.ts) and the worker entry.
 import { createTranslator, InThreadTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
+import { OrtModel } from '../../src/engine/ort-model';
+import { readConfig } from '../../src/runtime/load-model';
+import { fetchFiles } from '../../src/runtime/model-files';
+import { shardReader } from '../../src/runtime/onnx-export';
+import { readShards } from '../../src/runtime/safetensors';
 import { ShardLoader } from '../../src/runtime/shard-loader';
+import { SentencePieceTokenizer } from '../../src/tokenizer';
 
 /** What one step returns to the Node side. */
 interface StepResult {
@@ -25,6 +31,7 @@ declare global {
       corruptCached(file: string): Promise<StepResult>;
       indexedDbLoads(base: string, file: { file: string; bytes: number; sha256: string }): Promise<StepResult>;
       dispose(): Promise<StepResult>;
+      ortBackends(base: string, lang: string, texts: string[]): Promise<StepResult>;
     };
   }
 }
@@ -55,8 +62,37 @@ function live(): Translator {
   return translator;
 }
 
+/**
+ * One language's sub-network of the extracted model at `base` on onnxruntime-web: greedy and beam 2 ids on the WASM
+ * EP, and on the WebGPU EP with the KV cache and cross K/V kept in GPU buffers (`stateOnGpu`).
+ */
+async function ortBackends(base: string, lang: string, texts: string[]) {
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  const files = fetchFiles(base);
+  const cfg = await readConfig(files);
+  const tok = SentencePieceTokenizer.fromBytes(await files.read(cfg.tokenizer));
+  const src = texts.map((t) => [cfg.langTagIds[lang] as number, ...tok.encode(t), cfg.eosId]);
+  const shards = await readShards(files, [cfg.taskShards?.[lang] as string, ...cfg.shards]);
+  const out: Record<string, { greedy: number[][]; beam: number[][] }> = {};
+  for (const ep of ['wasm', 'webgpu'] as const) {
+    const m = await OrtModel.create(ort, cfg, shardReader(shards), {
+      lang,
+      executionProviders: [ep],
+      stateOnGpu: ep === 'webgpu',
+    });
+    out[ep] = {
+      greedy: await m.translateIds(src, { maxSteps: 12 }),
+      beam: await m.translateIds(src, { maxSteps: 12, beam: 2 }),
+    };
+    await m.release();
+  }
+  return out;
+}
+
 window.__runtime = {
   ready: true,
+  ortBackends: (base, lang, texts) => step(`ort backends ${lang}`, () => ortBackends(base, lang, texts)),
   create: (model, backend, inThread) =>
     step('create', async () => {
       worker = inThread ? null : new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });

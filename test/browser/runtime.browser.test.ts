@@ -181,6 +181,17 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     await ok('dispose');
   });
 
+  it('onnxruntime-web on WebGPU with GPU-resident KV cache and cross K/V gives the WASM ids (greedy, beam 2)', async () => {
+    const r = (await ok('ortBackends', `/${DIR}/`, 'de', SRC)) as Record<
+      'wasm' | 'webgpu',
+      { greedy: number[][]; beam: number[][] }
+    >;
+    expect(r.wasm.greedy.length).toBe(SRC.length);
+    expect(r.wasm.greedy.every((ids) => ids.length > 0)).toBe(true);
+    expect(r.webgpu.greedy).toEqual(r.wasm.greedy);
+    expect(r.webgpu.beam).toEqual(r.wasm.beam);
+  });
+
   it('an in-thread translator recovers from a lost device (device.destroy()) with the same output', async () => {
     await ok('create', MODEL, 'webgpu', true);
     const before = await ok('translate', SRC, 'de');

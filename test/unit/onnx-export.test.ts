@@ -81,7 +81,7 @@ for (const dir of MODELS) {
       for (const c of meta.cases) {
         const m = await model(c.lang);
         const e = await m.encode([c.src_ids]);
-        const step = await m.step(m.startDecoder(e), [cfg.bosId], 0);
+        const step = await m.step(await m.startDecoder(e), [cfg.bosId], 0);
         const eEnc = relErr(e.enc.data as Float32Array, arrays.f32(`${c.name}.encoder_out`));
         const eLog = relErr(step.logits, arrays.f32(`${c.name}.logits0`));
         worst.enc = Math.max(worst.enc, eEnc);
@@ -285,7 +285,7 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
       key_bias: keyBias,
     });
     const all = (r.logits as ort.Tensor).data as Float32Array;
-    const s = m.startDecoder(await m.encode([src]));
+    const s = await m.startDecoder(await m.encode([src]));
     const V = cfg.vocabSize;
     for (let t = 0; t < T; t++) {
       const { logits } = await m.step(s, [tgt[t] as number], t);
