@@ -1,7 +1,8 @@
 // The page of runtime.browser.test.ts: a translator in a Web Worker, driven step by step from the Node side through
-// window.__runtime. Uses only the public API (src/index.ts) and the worker entry.
-import { createTranslator, InThreadTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
+// window.__runtime. Uses the public API (src/index.ts) and the worker entry; ortBackends also OrtModel directly.
+
 import { OrtModel } from '../../src/engine/ort-model';
+import { createTranslator, InThreadTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
 import { readConfig } from '../../src/runtime/load-model';
 import { fetchFiles } from '../../src/runtime/model-files';
 import { shardReader } from '../../src/runtime/onnx-export';
