@@ -250,3 +250,57 @@ fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     }
   }
 }
+
+// Up to 8 rows, one thread per output column over the whole of K: no workgroup memory and no barriers. For CPU
+// emulations of a GPU (SwiftShader), where a 256-thread workgroup with barriers costs milliseconds; on GPUs the
+// coalesced `main_rows` is the better choice. With a layer norm, each thread computes its rows' statistics itself.
+@compute @workgroup_size(64)
+fn main_cols(@builtin(global_invocation_id) gid: vec3u) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let col = gid.x;
+  let row0 = gid.y * ROWS;
+  if (col >= N || row0 >= M) {
+    return;
+  }
+  let rows = min(ROWS, M - row0);
+  let wbase = params.w_offset + col * K;
+  var acc: array<f32, 8>;
+  for (var r = 0u; r < ROWS; r++) {
+    acc[r] = 0.0;
+  }
+  if ((params.flags & 16u) != 0u) {
+    for (var r = 0u; r < rows; r++) {
+      let base = (row0 + r) * K;
+      let x0 = x[base];
+      var s = 0.0;
+      for (var k = 0u; k < K; k++) {
+        s += x[base + k] - x0;
+      }
+      let shift = s / f32(K);
+      var q = 0.0;
+      for (var k = 0u; k < K; k++) {
+        let d = (x[base + k] - x0) - shift;
+        q = fma(d, d, q);
+      }
+      let rstd = 1.0 / sqrt(q / f32(K) + params.ln_eps);
+      var a = 0.0;
+      for (var k = 0u; k < K; k++) {
+        let d = (x[base + k] - x0) - shift;
+        a = fma(fma(d * rstd, load_g(k), load_gb(k)), load_w(wbase + k), a);
+      }
+      acc[r] = a;
+    }
+  } else {
+    for (var k = 0u; k < K; k++) {
+      let wv = load_w(wbase + k);
+      for (var r = 0u; r < rows; r++) {
+        acc[r] = fma(x[(row0 + r) * K + k], wv, acc[r]);
+      }
+    }
+  }
+  for (var r = 0u; r < rows; r++) {
+    store(row0 + r, col, acc[r]);
+  }
+}

@@ -29,7 +29,16 @@ export interface GpuContextOptions {
   disableFeatures?: readonly OptionalFeature[];
   /** Called once when the device is lost (not when `dispose` destroys it). */
   onLost?: (error: DeviceLostError) => void;
+  /**
+   * Which kernel variants to use where a kernel has several: 'gpu' (coalesced loads, workgroup-memory reductions)
+   * or 'emulated' (no barriers, one thread per output: what CPU emulations of a GPU such as SwiftShader and lavapipe
+   * run fastest). Default: 'emulated' on a fallback adapter, else 'gpu'.
+   */
+  kernelProfile?: KernelProfile;
 }
+
+/** See {@link GpuContextOptions.kernelProfile}. */
+export type KernelProfile = 'gpu' | 'emulated';
 
 /** Short human-readable name of an adapter, e.g. "mesa llvmpipe (cpu)". */
 export function adapterName(a: AdapterDescription): string {
@@ -49,6 +58,8 @@ export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  /** Kernel variants chosen for this adapter (see {@link GpuContextOptions.kernelProfile}). */
+  readonly kernelProfile: KernelProfile;
   /** When set, new recorders time every dispatch with it (benchmarks; see Profiler). */
   profiler: Profiler | null = null;
   private lostError: DeviceLostError | null = null;
@@ -59,9 +70,11 @@ export class GpuContext {
     adapter: AdapterDescription,
     features: ReadonlySet<OptionalFeature>,
     onLost?: (e: DeviceLostError) => void,
+    kernelProfile?: KernelProfile,
   ) {
     this.device = device;
     this.adapter = adapter;
+    this.kernelProfile = kernelProfile ?? (adapter.isFallbackAdapter ? 'emulated' : 'gpu');
     this.features = features;
     this.limits = device.limits;
     this.pool = new BufferPool(device);
@@ -287,7 +300,7 @@ export async function createGpuContext(options: GpuContextOptions = {}): Promise
         (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter,
     ),
   };
-  return new GpuContext(device, description, new Set(enabled), options.onLost);
+  return new GpuContext(device, description, new Set(enabled), options.onLost, options.kernelProfile);
 }
 
 export type { PoolStats };

@@ -5,6 +5,7 @@ export {
   createGpuContext,
   GpuContext,
   type GpuContextOptions,
+  type KernelProfile,
   OPTIONAL_FEATURES,
   type OptionalFeature,
 } from './device';

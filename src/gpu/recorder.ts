@@ -82,7 +82,10 @@ export class Recorder {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
-    const timestampWrites = this.profiler?.next(src.name);
+    // Profiles group dispatches by kernel, entry point and grid (which linear of a step is which).
+    const timestampWrites = this.profiler?.next(
+      `${src.name}${src.entryPoint ? `.${src.entryPoint}` : ''} [${x}x${y}x${z}]`,
+    );
     if (timestampWrites) this.endPass();
     const pass = timestampWrites
       ? this.getEncoder().beginComputePass({ label: src.name, timestampWrites })

@@ -7,7 +7,7 @@ import { linearRef } from '../reference/linear';
 import { Rng, roundF16 } from '../reference/random';
 import { testContext } from '../setup/gpu';
 
-// Awkward shapes: up to 32 rows take the row-split entry point (1, 3, 8, 9 rows), 33 and 257 rows the 64x64 tile;
+// Awkward shapes: up to 32 rows take the few-rows entry points (1, 3, 8, 9 rows), 33 and 257 rows the 64x64 tile;
 // odd feature counts.
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1],
@@ -19,11 +19,21 @@ const SHAPES: Array<[number, number, number]> = [
   [257, 130, 70],
 ];
 
-for (const mode of ['f16 native', 'f16 packed'] as const) {
-  describe(`linear (${mode})`, () => {
+// Both kernel profiles: 'gpu' takes `main_rows` for up to 32 rows, 'emulated' (CPU emulations) `main_cols`.
+for (const [mode, kernelProfile] of [
+  ['f16 native', 'gpu'],
+  ['f16 packed', 'gpu'],
+  ['f16 native', 'emulated'],
+  ['f16 packed', 'emulated'],
+] as const) {
+  describe(`linear (${mode}, ${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     beforeAll(async () => {
-      ctx = await testContext(mode === 'f16 packed' ? { disableFeatures: ['shader-f16'] } : {});
+      ctx = await testContext({
+        kernelProfile,
+        ...(mode === 'f16 packed' ? { disableFeatures: ['shader-f16' as const] } : {}),
+      });
+      expect(ctx.kernelProfile).toBe(kernelProfile);
     });
     afterAll(() => ctx.dispose());
 

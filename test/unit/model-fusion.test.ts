@@ -25,17 +25,18 @@ const TEXTS = [
 const STEPS = 6;
 const LANG = 'fr';
 
-for (const dir of [
-  'test/fixtures/models/dense_dense',
-  'test/fixtures/models/task_task',
-  'test/fixtures/models/token_token',
-  'models/task_task',
-]) {
-  describe(`fused decode step == plain kernels on ${dir}`, () => {
+for (const [dir, kernelProfile] of [
+  ['test/fixtures/models/dense_dense', 'emulated'],
+  ['test/fixtures/models/task_task', 'emulated'],
+  ['test/fixtures/models/token_token', 'emulated'],
+  ['models/task_task', 'emulated'],
+  ['models/task_task', 'gpu'],
+] as const) {
+  describe(`fused decode step == plain kernels on ${dir} (${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     let tr: LocalTranslator;
     beforeAll(async () => {
-      ctx = await testContext();
+      ctx = await testContext({ kernelProfile });
       tr = await LocalTranslator.create(ctx, nodeFiles(dir));
       await tr.load(LANG);
     });
