@@ -136,3 +136,50 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   }
   slot_of[a] = slot;
 }
+
+// The 'emulated' kernel profile (CPU emulations of a GPU, where workgroup barriers are expensive): the same two
+// steps without barriers. `rank_serial`: one thread per expert walks the assignments in priority order.
+// `scan_serial`: one thread prefix-sums the clipped counts. Same outputs as `rank` and `scan`.
+@compute @workgroup_size(64)
+fn rank_serial(@builtin(global_invocation_id) gid: vec3u) {
+  _ = &offsets;
+  _ = &tile_offsets;
+  _ = &order;
+  let e = gid.x;
+  if (e >= params.E) {
+    return;
+  }
+  let N = params.N;
+  let k = params.k;
+  var c = 0u;
+  for (var p = 0u; p < params.total; p++) {
+    let j = p / N;
+    let a = (p - j * N) * k + j;
+    if (indices[a] == e) {
+      slot_of[a] = c;
+      c++;
+    }
+  }
+  counts[e] = c;
+}
+
+@compute @workgroup_size(1)
+fn scan_serial() {
+  _ = &indices;
+  _ = &order;
+  _ = &slot_of;
+  let E = params.E;
+  let tr = params.tile_rows;
+  var rows = 0u;
+  var tiles = 0u;
+  for (var e = 0u; e < E; e++) {
+    let c = min(counts[e], params.capacity);
+    counts[e] = c;
+    offsets[e] = rows;
+    tile_offsets[e] = tiles;
+    rows += c;
+    tiles += (c + tr - 1u) / tr;
+  }
+  offsets[E] = rows;
+  tile_offsets[E] = tiles;
+}

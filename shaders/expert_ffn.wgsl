@@ -208,3 +208,46 @@ fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     }
   }
 }
+
+// 8-row tiles with one thread per output column over the whole of K: no workgroup memory and no barriers (the
+// 'emulated' kernel profile, for CPU emulations of a GPU; linear.wgsl's `main_cols`). 64 columns per workgroup.
+@compute @workgroup_size(64)
+fn main_cols(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = wid.z * params.tiles_y + wid.y;
+  if (t >= tile_offsets[params.E]) {
+    return;
+  }
+  let e = find_expert(t);
+  let seg0 = offsets[e];
+  let row0 = (t - tile_offsets[e]) * ROWS;
+  let rows = min(ROWS, offsets[e + 1u] - seg0 - row0);
+  let N = params.Nout;
+  let K = params.K;
+  let col = wid.x * 64u + li;
+  if (col >= N) {
+    return;
+  }
+  var x_base: array<u32, 8>;
+  for (var r = 0u; r < rows; r++) {
+    let s = seg0 + row0 + r;
+    var src = s;
+    if ((params.flags & 1u) != 0u) {
+      src = order[s] / params.k;
+    }
+    x_base[r] = src * K;
+  }
+  var acc: array<f32, 8>;
+  for (var r = 0u; r < ROWS; r++) {
+    acc[r] = 0.0;
+  }
+  let w_base = (e * N + col) * K;
+  for (var kk = 0u; kk < K; kk++) {
+    let wv = load_w(w_base + kk);
+    for (var r = 0u; r < rows; r++) {
+      acc[r] = fma(x[x_base[r] + kk], wv, acc[r]);
+    }
+  }
+  for (var r = 0u; r < rows; r++) {
+    y[(seg0 + row0 + r) * N + col] = epilogue(acc[r], e, col);
+  }
+}

@@ -1,5 +1,13 @@
 import code from '../../shaders/dispatch.wgsl?raw';
-import { KernelInputError, type KernelSource, type Recorder, type Tensor, UniformBuilder } from '../gpu';
+import {
+  type GpuContext,
+  KernelInputError,
+  type KernelProfile,
+  type KernelSource,
+  type Recorder,
+  type Tensor,
+  UniformBuilder,
+} from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
 
 /** Threads per dispatch workgroup; matches `WG` in shaders/dispatch.wgsl. */
@@ -8,17 +16,23 @@ const DISPATCH_WG = 256;
 /** Slot value of an assignment dropped for capacity (in `slotOf`). */
 export const DROPPED_SLOT = 0xffffffff;
 
-/** Dispatch entry points, recorded in this order. */
-export type DispatchEntry = 'rank' | 'scan' | 'scatter';
+/** Dispatch entry points, recorded in this order (the `_serial` ones with the 'emulated' kernel profile). */
+export type DispatchEntry = 'rank' | 'scan' | 'scatter' | 'rank_serial' | 'scan_serial';
 
 /** The pipeline source of one dispatch entry point (no variants: indices are always u32). */
 export function dispatchSource(entry: DispatchEntry): KernelSource {
   return { name: 'dispatch', variant: 'u32', entryPoint: entry, code };
 }
 
-/** Every dispatch pipeline (for ahead-of-time compilation). */
-export function dispatchSources(): KernelSource[] {
-  return [dispatchSource('rank'), dispatchSource('scan'), dispatchSource('scatter')];
+/** The rank and scan entry points for a kernel profile (serial, barrier-free ones for CPU emulations). */
+function stepEntries(profile: KernelProfile): ['rank' | 'rank_serial', 'scan' | 'scan_serial'] {
+  return profile === 'emulated' ? ['rank_serial', 'scan_serial'] : ['rank', 'scan'];
+}
+
+/** Every dispatch pipeline `ctx` uses (for ahead-of-time compilation). */
+export function dispatchSources(ctx: GpuContext): KernelSource[] {
+  const [rank, scan] = stepEntries(ctx.kernelProfile);
+  return [dispatchSource(rank), dispatchSource(scan), dispatchSource('scatter')];
 }
 
 /**
@@ -124,8 +138,9 @@ export function moeDispatch(
     .u32(scatterGrid[0])
     .build();
   const tensors = [indices, counts, offsets, tileOffsets, order, slotOf];
-  rec.dispatch(dispatchSource('rank'), uniforms, tensors, [E]);
-  rec.dispatch(dispatchSource('scan'), uniforms, tensors, [1]);
+  const [rank, scan] = stepEntries(ctx.kernelProfile);
+  rec.dispatch(dispatchSource(rank), uniforms, tensors, [rank === 'rank' ? E : ceilDiv(E, 64)]);
+  rec.dispatch(dispatchSource(scan), uniforms, tensors, [1]);
   rec.dispatch(dispatchSource('scatter'), uniforms, tensors, scatterGrid);
   return {
     offsets,

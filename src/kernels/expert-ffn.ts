@@ -2,6 +2,7 @@ import code from '../../shaders/expert_ffn.wgsl?raw';
 import {
   type GpuContext,
   KernelInputError,
+  type KernelProfile,
   type KernelSource,
   type Recorder,
   type Tensor,
@@ -22,17 +23,28 @@ export type ExpertTileRows = (typeof EXPERT_TILE_ROWS)[number];
 const BN = 64;
 const BN_ROWS = 32;
 
-/** The pipeline source of the grouped expert FFN for a weight variant and row-tile height. */
-export function expertFfnSource(variant: WeightVariant, tileRows: ExpertTileRows): KernelSource {
+/**
+ * The pipeline source of the grouped expert FFN for a weight variant and row-tile height. 8-row tiles take
+ * `main_rows` (K split over lanes, a workgroup reduction) on GPUs and `main_cols` (a thread per column, no barriers)
+ * with the 'emulated' kernel profile.
+ */
+export function expertFfnSource(
+  variant: WeightVariant,
+  tileRows: ExpertTileRows,
+  profile: KernelProfile = 'gpu',
+): KernelSource {
   const shader = weightPrelude(variant, ['w', 'b']) + code;
-  if (tileRows === 8) return { name: 'expert_ffn', variant, entryPoint: 'main_rows', code: shader };
+  if (tileRows === 8) {
+    const entryPoint = profile === 'emulated' ? 'main_cols' : 'main_rows';
+    return { name: 'expert_ffn', variant, entryPoint, code: shader };
+  }
   return { name: 'expert_ffn', variant, entryPoint: 'main', code: shader, constants: { TR: tileRows / 16 } };
 }
 
 /** Every grouped-FFN pipeline a model with `dtype` expert weights may use on `ctx` (every tile height). */
 export function expertFfnSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  return EXPERT_TILE_ROWS.map((tr) => expertFfnSource(v, tr));
+  return EXPERT_TILE_ROWS.map((tr) => expertFfnSource(v, tr, ctx.kernelProfile));
 }
 
 function expectShape(kernel: string, what: string, t: Tensor, shape: number[]): void {
@@ -89,7 +101,8 @@ export function groupedExpertFfn(
   const ctx = rec.ctx;
   const rows = N * k;
   const tileRows = plan.tileRows as ExpertTileRows;
-  const src = expertFfnSource(weightVariant(ctx, wi.dtype), tileRows);
+  const src = expertFfnSource(weightVariant(ctx, wi.dtype), tileRows, ctx.kernelProfile);
+  const colsPerGroup = src.entryPoint === 'main_cols' ? 64 : tileRows === 8 ? BN_ROWS : BN;
   // Upper bound of Σ_e ceil(count_e / BM): each non-empty expert adds at most one partial tile.
   const rowTiles = rows === 0 ? 0 : ceilDiv(rows, tileRows) + Math.min(E, rows);
   const hidden = ctx.empty([rows, F], 'f32', 'expert_ffn.hidden');
@@ -102,7 +115,7 @@ export function groupedExpertFfn(
       src,
       u,
       [input, w, b, plan.order, plan.offsets, plan.tileOffsets, y],
-      [ceilDiv(nOut, tileRows === 8 ? BN_ROWS : BN), tilesY, tilesZ],
+      [ceilDiv(nOut, colsPerGroup), tilesY, tilesZ],
     );
   };
   stage(x, wi, bi, hidden, F, D, 1 | 2);

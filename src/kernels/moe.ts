@@ -145,7 +145,7 @@ export function moeSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[
   return [
     ...linearSources(ctx, dtype),
     ...gatingSources(ctx, dtype),
-    ...dispatchSources(),
+    ...dispatchSources(ctx),
     ...expertFfnSources(ctx, dtype),
     ...combineSources(),
   ];

@@ -42,111 +42,114 @@ function assertPlan(got: PlanRef, ref: PlanRef, what: string): void {
   assertExact(got.slotOf, ref.slotOf, `${what} slotOf`);
 }
 
-describe('moeDispatch', () => {
-  let ctx: GpuContext;
-  beforeAll(async () => {
-    ctx = await testContext();
-  });
-  afterAll(() => ctx.dispose());
+// Both kernel profiles: rank/scan with workgroup prefix sums ('gpu') or serial, barrier-free ('emulated').
+for (const kernelProfile of ['gpu', 'emulated'] as const) {
+  describe(`moeDispatch (${kernelProfile} kernels)`, () => {
+    let ctx: GpuContext;
+    beforeAll(async () => {
+      ctx = await testContext({ kernelProfile });
+    });
+    afterAll(() => ctx.dispose());
 
-  async function check(
-    rng: Rng,
-    indices: Uint32Array,
-    N: number,
-    k: number,
-    E: number,
-    capacity: number,
-    tileRows?: number,
-  ): Promise<PlanRef> {
-    const rec = ctx.recorder();
-    const it_ = ctx.upload(indices, [N, k], 'u32');
-    const plan = moeDispatch(rec, it_, E, { capacity, tileRows });
-    rec.submit();
-    const got = await readPlan(ctx, plan);
-    const tr = tileRows ?? defaultTileRows(N, k, E);
-    expect(plan.tileRows).toBe(tr);
-    assertPlan(got, dispatchRef(indices, N, k, E, capacity, tr), `seed ${rng.seed}`);
-    plan.dispose();
-    it_.dispose();
-    return got;
-  }
+    async function check(
+      rng: Rng,
+      indices: Uint32Array,
+      N: number,
+      k: number,
+      E: number,
+      capacity: number,
+      tileRows?: number,
+    ): Promise<PlanRef> {
+      const rec = ctx.recorder();
+      const it_ = ctx.upload(indices, [N, k], 'u32');
+      const plan = moeDispatch(rec, it_, E, { capacity, tileRows });
+      rec.submit();
+      const got = await readPlan(ctx, plan);
+      const tr = tileRows ?? defaultTileRows(N, k, E);
+      expect(plan.tileRows).toBe(tr);
+      assertPlan(got, dispatchRef(indices, N, k, E, capacity, tr), `seed ${rng.seed}`);
+      plan.dispose();
+      it_.dispose();
+      return got;
+    }
 
-  for (const N of [1, 3, 257]) {
-    for (const E of [1, 3, 8, 32]) {
-      for (const k of [1, 2]) {
-        for (const capacity of [0, Math.max(1, Math.floor((N * k) / E / 2))]) {
-          it(`N=${N} E=${E} k=${k} capacity=${capacity || 'none'}`, async () => {
-            const rng = new Rng();
-            const pool = Array.from({ length: E }, (_, e) => e);
-            await check(rng, choices(rng, N, k, pool), N, k, E, capacity, [16, 64, undefined][rng.int(3)]);
-          });
+    for (const N of [1, 3, 257]) {
+      for (const E of [1, 3, 8, 32]) {
+        for (const k of [1, 2]) {
+          for (const capacity of [0, Math.max(1, Math.floor((N * k) / E / 2))]) {
+            it(`N=${N} E=${E} k=${k} capacity=${capacity || 'none'}`, async () => {
+              const rng = new Rng();
+              const pool = Array.from({ length: E }, (_, e) => e);
+              await check(rng, choices(rng, N, k, pool), N, k, E, capacity, [16, 64, undefined][rng.int(3)]);
+            });
+          }
         }
       }
     }
-  }
 
-  it('leaves empty experts empty (zero-length segments, no tiles)', async () => {
-    const rng = new Rng();
-    const got = await check(rng, choices(rng, 100, 2, [1, 4, 5]), 100, 2, 8, 0, 16);
-    expect(got.counts[0]).toBe(0);
-    expect(got.tileOffsets[1]).toBe(0);
-  });
+    it('leaves empty experts empty (zero-length segments, no tiles)', async () => {
+      const rng = new Rng();
+      const got = await check(rng, choices(rng, 100, 2, [1, 4, 5]), 100, 2, 8, 0, 16);
+      expect(got.counts[0]).toBe(0);
+      expect(got.tileOffsets[1]).toBe(0);
+    });
 
-  it('puts every token on one expert', async () => {
-    const rng = new Rng();
-    const got = await check(rng, new Uint32Array(257).fill(6), 257, 1, 8, 0, 64);
-    expect(Array.from(got.order)).toEqual(Array.from({ length: 257 }, (_, i) => i));
-    expect(got.tileOffsets[8]).toBe(5);
-  });
+    it('puts every token on one expert', async () => {
+      const rng = new Rng();
+      const got = await check(rng, new Uint32Array(257).fill(6), 257, 1, 8, 0, 64);
+      expect(Array.from(got.order)).toEqual(Array.from({ length: 257 }, (_, i) => i));
+      expect(got.tileOffsets[8]).toBe(5);
+    });
 
-  it('drops overflow by GShard priority: first choices, then second, in token order', async () => {
-    // 4 tokens, k=2, everything on experts 0 and 1; capacity 3.
-    const idx = Uint32Array.from([0, 1, 1, 0, 0, 1, 0, 1]);
-    const got = await check(new Rng(), idx, 4, 2, 2, 3, 16);
-    // Expert 0: first choices of tokens 0, 2, 3 (a = 0, 4, 6); the second choice of token 1 (a = 3) is dropped.
-    // Expert 1: first choice of token 1 (a = 2), then second choices of tokens 0, 2 (a = 1, 5); token 3's (a = 7) dropped.
-    expect(Array.from(got.order)).toEqual([0, 4, 6, 2, 1, 5]);
-    expect(got.slotOf[3]).toBe(0xffffffff);
-    expect(got.slotOf[7]).toBe(0xffffffff);
-  });
+    it('drops overflow by GShard priority: first choices, then second, in token order', async () => {
+      // 4 tokens, k=2, everything on experts 0 and 1; capacity 3.
+      const idx = Uint32Array.from([0, 1, 1, 0, 0, 1, 0, 1]);
+      const got = await check(new Rng(), idx, 4, 2, 2, 3, 16);
+      // Expert 0: first choices of tokens 0, 2, 3 (a = 0, 4, 6); the second choice of token 1 (a = 3) is dropped.
+      // Expert 1: first choice of token 1 (a = 2), then second choices of tokens 0, 2 (a = 1, 5); token 3's (a = 7) dropped.
+      expect(Array.from(got.order)).toEqual([0, 4, 6, 2, 1, 5]);
+      expect(got.slotOf[3]).toBe(0xffffffff);
+      expect(got.slotOf[7]).toBe(0xffffffff);
+    });
 
-  it('drops expert ids out of range and handles more experts than one scan chunk', async () => {
-    const rng = new Rng();
-    const idx = choices(
-      rng,
-      300,
-      2,
-      Array.from({ length: 310 }, (_, e) => e),
-    );
-    await check(rng, idx, 300, 2, 300, 0, 16);
-    await check(
-      rng,
-      choices(
+    it('drops expert ids out of range and handles more experts than one scan chunk', async () => {
+      const rng = new Rng();
+      const idx = choices(
         rng,
+        300,
+        2,
+        Array.from({ length: 310 }, (_, e) => e),
+      );
+      await check(rng, idx, 300, 2, 300, 0, 16);
+      await check(
+        rng,
+        choices(
+          rng,
+          700,
+          2,
+          Array.from({ length: 5 }, (_, e) => e),
+        ),
         700,
         2,
-        Array.from({ length: 5 }, (_, e) => e),
-      ),
-      700,
-      2,
-      5,
-      200,
-      32,
-    );
-  });
+        5,
+        200,
+        32,
+      );
+    });
 
-  it('rejects bad inputs with a typed error before dispatching', () => {
-    const rec = ctx.recorder();
-    const idx = ctx.upload(new Uint32Array(6), [3, 2], 'u32');
-    expect(() => moeDispatch(rec, ctx.upload(new Float32Array(6), [3, 2]), 4)).toThrow(KernelInputError);
-    expect(() => moeDispatch(rec, ctx.upload(new Uint32Array(6), [6], 'u32'), 4)).toThrow(KernelInputError);
-    expect(() => moeDispatch(rec, idx, 0)).toThrow(KernelInputError);
-    expect(() => moeDispatch(rec, idx, 2.5)).toThrow(KernelInputError);
-    expect(() => moeDispatch(rec, idx, 4, { capacity: -1 })).toThrow(KernelInputError);
-    expect(() => moeDispatch(rec, idx, 4, { tileRows: 0 })).toThrow(KernelInputError);
-    expect(rec.pendingDispatches).toBe(0);
+    it('rejects bad inputs with a typed error before dispatching', () => {
+      const rec = ctx.recorder();
+      const idx = ctx.upload(new Uint32Array(6), [3, 2], 'u32');
+      expect(() => moeDispatch(rec, ctx.upload(new Float32Array(6), [3, 2]), 4)).toThrow(KernelInputError);
+      expect(() => moeDispatch(rec, ctx.upload(new Uint32Array(6), [6], 'u32'), 4)).toThrow(KernelInputError);
+      expect(() => moeDispatch(rec, idx, 0)).toThrow(KernelInputError);
+      expect(() => moeDispatch(rec, idx, 2.5)).toThrow(KernelInputError);
+      expect(() => moeDispatch(rec, idx, 4, { capacity: -1 })).toThrow(KernelInputError);
+      expect(() => moeDispatch(rec, idx, 4, { tileRows: 0 })).toThrow(KernelInputError);
+      expect(rec.pendingDispatches).toBe(0);
+    });
   });
-});
+}
 
 describe('moeDispatch -> moeCombine', () => {
   let ctx: GpuContext;

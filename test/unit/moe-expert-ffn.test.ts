@@ -46,11 +46,20 @@ const CASES: Array<[number, number, number, number, 1 | 2, 8 | 16 | 32 | 64]> = 
   [40, 5, 45, 37, 2, 8],
 ];
 
-for (const mode of ['f16 native', 'f16 packed'] as const) {
-  describe(`groupedExpertFfn (${mode})`, () => {
+// Both kernel profiles: 8-row tiles take `main_rows` ('gpu') or `main_cols` ('emulated').
+for (const [mode, kernelProfile] of [
+  ['f16 native', 'gpu'],
+  ['f16 packed', 'gpu'],
+  ['f16 native', 'emulated'],
+  ['f16 packed', 'emulated'],
+] as const) {
+  describe(`groupedExpertFfn (${mode}, ${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     beforeAll(async () => {
-      ctx = await testContext(mode === 'f16 packed' ? { disableFeatures: ['shader-f16'] } : {});
+      ctx = await testContext({
+        kernelProfile,
+        ...(mode === 'f16 packed' ? { disableFeatures: ['shader-f16' as const] } : {}),
+      });
     });
     afterAll(() => ctx.dispose());
 
