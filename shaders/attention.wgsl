@@ -302,3 +302,60 @@ fn main_decode(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
     out[(b * Tq + qi) * D + col] = a * inv;
   }
 }
+
+// The 'emulated' kernel profile's decode entry point (CPU emulations of a GPU, where barriers are expensive): one
+// thread per (batch row, query, head, DV-column chunk) runs the online softmax over its visible keys alone and keeps
+// its DV output columns in registers. No workgroup memory, no barriers; the grid is 1-D over those threads.
+@compute @workgroup_size(64)
+fn main_decode_serial(@builtin(global_invocation_id) gid: vec3u) {
+  let Tq = params.Tq;
+  let Tk = params.Tk;
+  let D = params.D;
+  let H = params.H;
+  let dh = params.dh;
+  let chunks = (dh + DV - 1u) / DV;
+  let per_b = Tq * H * chunks;
+  let b = gid.x / per_b;
+  if (b >= params.B) {
+    return;
+  }
+  let rem = gid.x % per_b;
+  let qi = rem / (H * chunks);
+  let hc = rem % (H * chunks);
+  let head0 = (hc % H) * dh;
+  let dv0 = (hc / H) * DV;
+  let nd = min(DV, dh - dv0);
+  let kend = key_end(b, qi);
+  let qbase = (b * Tq + qi) * D + head0;
+  var m = NEG;
+  var l = 0.0;
+  var acc: array<f32, 64>;
+  for (var c = 0u; c < nd; c++) {
+    acc[c] = 0.0;
+  }
+  for (var j = 0u; j < kend; j++) {
+    let kb = (b * Tk + j) * D + head0;
+    var s = 0.0;
+    for (var c = 0u; c < dh; c++) {
+      s = fma(q[qbase + c], k[kb + c], s);
+    }
+    s = s * params.scale;
+    let m_new = max(m, s);
+    let alpha = exp(m - m_new);
+    let p = exp(s - m_new);
+    l = l * alpha + p;
+    m = m_new;
+    let vb = kb + dv0;
+    for (var c = 0u; c < nd; c++) {
+      acc[c] = fma(p, v[vb + c], acc[c] * alpha);
+    }
+  }
+  var inv = 0.0;
+  if (l > 0.0) {
+    inv = 1.0 / l;
+  }
+  let ob = (b * Tq + qi) * D + head0 + dv0;
+  for (var c = 0u; c < nd; c++) {
+    out[ob + c] = acc[c] * inv;
+  }
+}

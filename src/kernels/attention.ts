@@ -19,7 +19,7 @@ const QUERY_TILE = 16;
 const HEAD_CHUNK = 64;
 
 /** Entry points of attention.wgsl: `main` tiles 16 queries per workgroup, `main_decode` serves one query each. */
-export type AttentionEntry = 'main' | 'main_decode';
+export type AttentionEntry = 'main' | 'main_decode' | 'main_decode_serial';
 
 /** The pipeline source of attention for an entry point (activations are always f32: there is one variant). */
 export function attentionSource(entry: AttentionEntry): KernelSource {
@@ -27,8 +27,13 @@ export function attentionSource(entry: AttentionEntry): KernelSource {
 }
 
 /** Every attention pipeline a model may use (for ahead-of-time compilation); `ctx` is taken for symmetry. */
-export function attentionSources(_ctx?: GpuContext): KernelSource[] {
-  return [attentionSource('main'), attentionSource('main_decode')];
+export function attentionSources(ctx?: GpuContext): KernelSource[] {
+  return [attentionSource('main'), attentionSource(decodeEntry(ctx))];
+}
+
+/** The decode entry point for a context's kernel profile (barrier-free `main_decode_serial` on CPU emulations). */
+function decodeEntry(ctx?: GpuContext): AttentionEntry {
+  return ctx?.kernelProfile === 'emulated' ? 'main_decode_serial' : 'main_decode';
 }
 
 /** Options of {@link attention}. */
@@ -114,7 +119,7 @@ export function attention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, opts: 
   }
   const ctx = rec.ctx;
   const y = out ?? ctx.empty([B, Tq, D], 'f32', 'attention.out');
-  const entry: AttentionEntry = Tq <= ATTENTION_DECODE_MAX_QUERIES ? 'main_decode' : 'main';
+  const entry: AttentionEntry = Tq <= ATTENTION_DECODE_MAX_QUERIES ? decodeEntry(ctx) : 'main';
   const uniforms = new UniformBuilder()
     .u32(B)
     .u32(Tq)
@@ -129,7 +134,10 @@ export function attention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, opts: 
     .u32(0)
     .u32(0)
     .build();
-  const grid = [entry === 'main' ? ceilDiv(Tq, QUERY_TILE) : Tq, H * ceilDiv(dh, HEAD_CHUNK), B] as const;
+  const grid =
+    entry === 'main_decode_serial'
+      ? ([ceilDiv(B * Tq * H * ceilDiv(dh, HEAD_CHUNK), 64)] as const)
+      : ([entry === 'main' ? ceilDiv(Tq, QUERY_TILE) : Tq, H * ceilDiv(dh, HEAD_CHUNK), B] as const);
   try {
     rec.dispatch(attentionSource(entry), uniforms, [q, k, v, keyLengths ?? placeholder(ctx, 'u32'), y], grid);
   } catch (e) {

@@ -59,160 +59,163 @@ const SHAPES: Case[] = [
   { B: 1, Tq: 70, Tk: 70, D: 24, H: 8 },
 ];
 
-describe('attention', () => {
-  let ctx: GpuContext;
-  beforeAll(async () => {
-    ctx = await testContext();
-    await ctx.pipelines.prepareAll(attentionSources(ctx));
-  });
-  afterAll(() => ctx.dispose());
-
-  for (const c of SHAPES) {
-    it(`full attention, ${label(c)}`, async () => {
-      await check(ctx, c, { heads: c.H });
+// Both kernel profiles: decoding takes `main_decode` ('gpu') or the barrier-free `main_decode_serial` ('emulated').
+for (const kernelProfile of ['gpu', 'emulated'] as const) {
+  describe(`attention (${kernelProfile} kernels)`, () => {
+    let ctx: GpuContext;
+    beforeAll(async () => {
+      ctx = await testContext({ kernelProfile });
+      await ctx.pipelines.prepareAll(attentionSources(ctx));
     });
-    if (c.Tq === c.Tk) {
-      it(`causal self-attention, ${label(c)}`, async () => {
-        await check(ctx, c, { heads: c.H, causal: true });
+    afterAll(() => ctx.dispose());
+
+    for (const c of SHAPES) {
+      it(`full attention, ${label(c)}`, async () => {
+        await check(ctx, c, { heads: c.H });
+      });
+      if (c.Tq === c.Tk) {
+        it(`causal self-attention, ${label(c)}`, async () => {
+          await check(ctx, c, { heads: c.H, causal: true });
+        });
+      }
+    }
+
+    it('model-sized encoder self-attention and causal decoder self-attention (B=2, T=256, D=256, H=4)', async () => {
+      const c = { B: 2, Tq: 256, Tk: 256, D: 256, H: 4 };
+      await check(ctx, c, { heads: 4 });
+      await check(ctx, c, { heads: 4, causal: true });
+    });
+
+    for (const Tq of [1, 3, 5, 40]) {
+      it(`causal with qOffset (Tq=${Tq} new queries after 37 cached keys)`, async () => {
+        const Tk = 37 + Tq;
+        await check(ctx, { B: 2, Tq, Tk, D: 48, H: 3 }, { heads: 3, causal: true, qOffset: 37 });
       });
     }
-  }
 
-  it('model-sized encoder self-attention and causal decoder self-attention (B=2, T=256, D=256, H=4)', async () => {
-    const c = { B: 2, Tq: 256, Tk: 256, D: 256, H: 4 };
-    await check(ctx, c, { heads: 4 });
-    await check(ctx, c, { heads: 4, causal: true });
-  });
-
-  for (const Tq of [1, 3, 5, 40]) {
-    it(`causal with qOffset (Tq=${Tq} new queries after 37 cached keys)`, async () => {
-      const Tk = 37 + Tq;
-      await check(ctx, { B: 2, Tq, Tk, D: 48, H: 3 }, { heads: 3, causal: true, qOffset: 37 });
-    });
-  }
-
-  for (const Tq of [1, 19]) {
-    it(`cross-attention with keyLengths padding, lengths 0 and 1 included (Tq=${Tq})`, async () => {
-      const Tk = 45;
-      const keyLengths = [0, 1, Tk, 17, 33, 2];
-      await check(ctx, { B: keyLengths.length, Tq, Tk, D: 64, H: 4 }, { heads: 4, keyLengths });
-    });
-  }
-
-  it('cross-attention while decoding beams: B=64 rows, Tq=1, Tk=256, D=256, H=4, random lengths', async () => {
-    const rng = new Rng();
-    const keyLengths = Array.from({ length: 64 }, () => rng.int(257));
-    await check(ctx, { B: 64, Tq: 1, Tk: 256, D: 256, H: 4 }, { heads: 4, keyLengths });
-  });
-
-  for (const Tq of [2, 21]) {
-    it(`kvLength < Tk (a partly filled cache), with and without causal (Tq=${Tq})`, async () => {
-      const c = { B: 2, Tq, Tk: 90, D: 32, H: 2 };
-      await check(ctx, c, { heads: 2, kvLength: 41 });
-      await check(ctx, c, { heads: 2, kvLength: 41, causal: true, qOffset: 41 - Tq });
-      await check(ctx, c, { heads: 2, kvLength: 41, causal: true, qOffset: 10, keyLengths: [30, 80] });
-    });
-  }
-
-  it('queries with no visible key output zeros, never NaN (kvLength 0, keyLengths 0, causal past the cache)', async () => {
-    for (const Tq of [1, 18]) {
-      const c = { B: 2, Tq, Tk: 10, D: 8, H: 2 };
-      const zeros = new Float32Array(2 * Tq * 8);
-      expect(Array.from(await check(ctx, c, { heads: 2, kvLength: 0 }))).toEqual(Array.from(zeros));
-      expect(Array.from(await check(ctx, c, { heads: 2, keyLengths: [0, 0] }))).toEqual(Array.from(zeros));
+    for (const Tq of [1, 19]) {
+      it(`cross-attention with keyLengths padding, lengths 0 and 1 included (Tq=${Tq})`, async () => {
+        const Tk = 45;
+        const keyLengths = [0, 1, Tk, 17, 33, 2];
+        await check(ctx, { B: keyLengths.length, Tq, Tk, D: 64, H: 4 }, { heads: 4, keyLengths });
+      });
     }
-    // No keys at all (Tk = 0).
-    expect(Array.from(await check(ctx, { B: 2, Tq: 3, Tk: 0, D: 8, H: 2 }, { heads: 2 }))).toEqual(
-      new Array(48).fill(0),
-    );
-    // out pre-filled with NaN: every element is written.
-    const rec = ctx.recorder();
-    const q = ctx.upload(new Float32Array(2 * 5 * 4).fill(1), [2, 5, 4]);
-    const k = ctx.upload(new Float32Array(2 * 3 * 4).fill(1), [2, 3, 4]);
-    const out = ctx.upload(new Float32Array(2 * 5 * 4).fill(Number.NaN), [2, 5, 4]);
-    const lengths = ctx.upload([0, 3], [2], 'u32');
-    attention(rec, q, k, k, { heads: 2, keyLengths: lengths, out });
-    rec.submit();
-    const got = await ctx.read(out);
-    expect(Array.from(got)).toEqual([...new Array(20).fill(0), ...new Array(20).fill(1)]);
-  });
 
-  it('custom scale', async () => {
-    await check(ctx, { B: 1, Tq: 9, Tk: 12, D: 16, H: 2 }, { heads: 2, scale: 0.731 });
-    await check(ctx, { B: 1, Tq: 1, Tk: 12, D: 16, H: 2 }, { heads: 2, scale: 0.731 });
-  });
-
-  it('large scores stay finite (running max): inputs in [-3, 3], scale 1, dh=64', async () => {
-    for (const Tq of [1, 24]) {
-      const got = await check(ctx, { B: 1, Tq, Tk: 100, D: 64, H: 1 }, { heads: 1, scale: 1 }, 3, LARGE);
-      expect(got.every((x) => Number.isFinite(x))).toBe(true);
-    }
-  });
-
-  it('decoding step by step over a KV cache equals full causal attention row by row', async () => {
-    const rng = new Rng();
-    const [B, T, D, H] = [3, 70, 64, 4];
-    const q = rng.array(B * T * D);
-    const k = rng.array(B * T * D);
-    const v = rng.array(B * T * D);
-    const ref = attentionRef(q, k, v, B, T, T, D, { heads: H, causal: true });
-    const rows = (a: Float32Array, t0: number, n: number) => {
-      const r = new Float32Array(B * n * D);
-      for (let b = 0; b < B; b++) r.set(a.subarray((b * T + t0) * D, (b * T + t0 + n) * D), b * n * D);
-      return r;
-    };
-    // Full sequence on the tiled path.
-    const rec0 = ctx.recorder();
-    const full = attention(rec0, ctx.upload(q, [B, T, D]), ctx.upload(k, [B, T, D]), ctx.upload(v, [B, T, D]), {
-      heads: H,
-      causal: true,
+    it('cross-attention while decoding beams: B=64 rows, Tq=1, Tk=256, D=256, H=4, random lengths', async () => {
+      const rng = new Rng();
+      const keyLengths = Array.from({ length: 64 }, () => rng.int(257));
+      await check(ctx, { B: 64, Tq: 1, Tk: 256, D: 256, H: 4 }, { heads: 4, keyLengths });
     });
-    rec0.submit();
-    const fullGot = (await ctx.read(full)) as Float32Array;
-    assertClose(fullGot, ref, TOL.f32, `full, seed ${rng.seed}`);
-    // Steps of 1 position (decode path), then chunks of 3 (decode path) and 6 (tiled path) through the cache.
-    const cache = new KvCache(ctx, B, T + 5, D);
-    let t = 0;
-    const step = async (n: number) => {
+
+    for (const Tq of [2, 21]) {
+      it(`kvLength < Tk (a partly filled cache), with and without causal (Tq=${Tq})`, async () => {
+        const c = { B: 2, Tq, Tk: 90, D: 32, H: 2 };
+        await check(ctx, c, { heads: 2, kvLength: 41 });
+        await check(ctx, c, { heads: 2, kvLength: 41, causal: true, qOffset: 41 - Tq });
+        await check(ctx, c, { heads: 2, kvLength: 41, causal: true, qOffset: 10, keyLengths: [30, 80] });
+      });
+    }
+
+    it('queries with no visible key output zeros, never NaN (kvLength 0, keyLengths 0, causal past the cache)', async () => {
+      for (const Tq of [1, 18]) {
+        const c = { B: 2, Tq, Tk: 10, D: 8, H: 2 };
+        const zeros = new Float32Array(2 * Tq * 8);
+        expect(Array.from(await check(ctx, c, { heads: 2, kvLength: 0 }))).toEqual(Array.from(zeros));
+        expect(Array.from(await check(ctx, c, { heads: 2, keyLengths: [0, 0] }))).toEqual(Array.from(zeros));
+      }
+      // No keys at all (Tk = 0).
+      expect(Array.from(await check(ctx, { B: 2, Tq: 3, Tk: 0, D: 8, H: 2 }, { heads: 2 }))).toEqual(
+        new Array(48).fill(0),
+      );
+      // out pre-filled with NaN: every element is written.
       const rec = ctx.recorder();
-      const kNew = ctx.upload(rows(k, t, n), [B, n, D]);
-      const vNew = ctx.upload(rows(v, t, n), [B, n, D]);
-      const qNew = ctx.upload(rows(q, t, n), [B, n, D]);
-      cache.append(rec, kNew, vNew);
-      const y = attention(rec, qNew, cache.k, cache.v, {
+      const q = ctx.upload(new Float32Array(2 * 5 * 4).fill(1), [2, 5, 4]);
+      const k = ctx.upload(new Float32Array(2 * 3 * 4).fill(1), [2, 3, 4]);
+      const out = ctx.upload(new Float32Array(2 * 5 * 4).fill(Number.NaN), [2, 5, 4]);
+      const lengths = ctx.upload([0, 3], [2], 'u32');
+      attention(rec, q, k, k, { heads: 2, keyLengths: lengths, out });
+      rec.submit();
+      const got = await ctx.read(out);
+      expect(Array.from(got)).toEqual([...new Array(20).fill(0), ...new Array(20).fill(1)]);
+    });
+
+    it('custom scale', async () => {
+      await check(ctx, { B: 1, Tq: 9, Tk: 12, D: 16, H: 2 }, { heads: 2, scale: 0.731 });
+      await check(ctx, { B: 1, Tq: 1, Tk: 12, D: 16, H: 2 }, { heads: 2, scale: 0.731 });
+    });
+
+    it('large scores stay finite (running max): inputs in [-3, 3], scale 1, dh=64', async () => {
+      for (const Tq of [1, 24]) {
+        const got = await check(ctx, { B: 1, Tq, Tk: 100, D: 64, H: 1 }, { heads: 1, scale: 1 }, 3, LARGE);
+        expect(got.every((x) => Number.isFinite(x))).toBe(true);
+      }
+    });
+
+    it('decoding step by step over a KV cache equals full causal attention row by row', async () => {
+      const rng = new Rng();
+      const [B, T, D, H] = [3, 70, 64, 4];
+      const q = rng.array(B * T * D);
+      const k = rng.array(B * T * D);
+      const v = rng.array(B * T * D);
+      const ref = attentionRef(q, k, v, B, T, T, D, { heads: H, causal: true });
+      const rows = (a: Float32Array, t0: number, n: number) => {
+        const r = new Float32Array(B * n * D);
+        for (let b = 0; b < B; b++) r.set(a.subarray((b * T + t0) * D, (b * T + t0 + n) * D), b * n * D);
+        return r;
+      };
+      // Full sequence on the tiled path.
+      const rec0 = ctx.recorder();
+      const full = attention(rec0, ctx.upload(q, [B, T, D]), ctx.upload(k, [B, T, D]), ctx.upload(v, [B, T, D]), {
         heads: H,
         causal: true,
-        qOffset: cache.length - n,
-        kvLength: cache.length,
       });
-      rec.submit();
-      const got = await ctx.read(y);
-      const what = `positions ${t}..${t + n - 1}, seed ${rng.seed}`;
-      assertClose(got, rows(Float32Array.from(ref), t, n), TOL.f32, `${what} vs reference`);
-      assertClose(got, rows(fullGot, t, n), TOL.f32, `${what} vs full GPU attention`);
-      for (const x of [kNew, vNew, qNew, y]) x.dispose();
-      t += n;
-    };
-    while (t < 40) await step(1);
-    while (t < 58) await step(3);
-    while (t < T) await step(6);
-    expect(cache.length).toBe(T);
-    cache.dispose();
-  });
+      rec0.submit();
+      const fullGot = (await ctx.read(full)) as Float32Array;
+      assertClose(fullGot, ref, TOL.f32, `full, seed ${rng.seed}`);
+      // Steps of 1 position (decode path), then chunks of 3 (decode path) and 6 (tiled path) through the cache.
+      const cache = new KvCache(ctx, B, T + 5, D);
+      let t = 0;
+      const step = async (n: number) => {
+        const rec = ctx.recorder();
+        const kNew = ctx.upload(rows(k, t, n), [B, n, D]);
+        const vNew = ctx.upload(rows(v, t, n), [B, n, D]);
+        const qNew = ctx.upload(rows(q, t, n), [B, n, D]);
+        cache.append(rec, kNew, vNew);
+        const y = attention(rec, qNew, cache.k, cache.v, {
+          heads: H,
+          causal: true,
+          qOffset: cache.length - n,
+          kvLength: cache.length,
+        });
+        rec.submit();
+        const got = await ctx.read(y);
+        const what = `positions ${t}..${t + n - 1}, seed ${rng.seed}`;
+        assertClose(got, rows(Float32Array.from(ref), t, n), TOL.f32, `${what} vs reference`);
+        assertClose(got, rows(fullGot, t, n), TOL.f32, `${what} vs full GPU attention`);
+        for (const x of [kNew, vNew, qNew, y]) x.dispose();
+        t += n;
+      };
+      while (t < 40) await step(1);
+      while (t < 58) await step(3);
+      while (t < T) await step(6);
+      expect(cache.length).toBe(T);
+      cache.dispose();
+    });
 
-  it('compiles ahead and never on the hot path once prepared', async () => {
-    const before = ctx.pipelines.syncCompiles;
-    for (const Tq of [1, 30]) {
-      const rec = ctx.recorder();
-      const q = ctx.upload(new Float32Array(Tq * 8).fill(0.5), [1, Tq, 8]);
-      const kv = ctx.upload(new Float32Array(9 * 8).fill(2), [1, 9, 8]);
-      const y = attention(rec, q, kv, kv, { heads: 2 });
-      rec.submit();
-      expect(Array.from(await ctx.read(y))).toEqual(new Array(Tq * 8).fill(2));
-    }
-    expect(ctx.pipelines.syncCompiles).toBe(before);
+    it('compiles ahead and never on the hot path once prepared', async () => {
+      const before = ctx.pipelines.syncCompiles;
+      for (const Tq of [1, 30]) {
+        const rec = ctx.recorder();
+        const q = ctx.upload(new Float32Array(Tq * 8).fill(0.5), [1, Tq, 8]);
+        const kv = ctx.upload(new Float32Array(9 * 8).fill(2), [1, 9, 8]);
+        const y = attention(rec, q, kv, kv, { heads: 2 });
+        rec.submit();
+        expect(Array.from(await ctx.read(y))).toEqual(new Array(Tq * 8).fill(2));
+      }
+      expect(ctx.pipelines.syncCompiles).toBe(before);
+    });
   });
-});
+}
 
 describe('attention input validation', () => {
   let ctx: GpuContext;
