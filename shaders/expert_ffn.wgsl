@@ -158,29 +158,47 @@ const ROWS: u32 = 8u;
 const LANES: u32 = 8u;
 var<workgroup> partial: array<f32, 2048>;   // [256 threads, ROWS]
 
-@compute @workgroup_size(256)
-fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let t = wid.z * params.tiles_y + wid.y;
-  if (t >= tile_offsets[params.E]) {
-    return;
-  }
+// An 8-row tile t (< tile_offsets[E]) of `main_rows` / `main_cols`: its expert, segment start, first row and row
+// count; x_base[r] = the element offset of row r's input (gathered through `order` in stage 1).
+struct SmallTile {
+  e: u32,
+  seg0: u32,
+  row0: u32,
+  rows: u32,
+}
+
+fn small_tile(t: u32, x_base: ptr<function, array<u32, 8>>) -> SmallTile {
   let e = find_expert(t);
   let seg0 = offsets[e];
   let row0 = (t - tile_offsets[e]) * ROWS;
   let rows = min(ROWS, offsets[e + 1u] - seg0 - row0);
-  let N = params.Nout;
-  let K = params.K;
-  let col = wid.x * 32u + li / LANES;
-  let lane = li % LANES;
-  var x_base: array<u32, 8>;
   for (var r = 0u; r < rows; r++) {
     let s = seg0 + row0 + r;
     var src = s;
     if ((params.flags & 1u) != 0u) {
       src = order[s] / params.k;
     }
-    x_base[r] = src * K;
+    (*x_base)[r] = src * params.K;
   }
+  return SmallTile(e, seg0, row0, rows);
+}
+
+@compute @workgroup_size(256)
+fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = wid.z * params.tiles_y + wid.y;
+  if (t >= tile_offsets[params.E]) {
+    return;
+  }
+  var x_base: array<u32, 8>;
+  let tile = small_tile(t, &x_base);
+  let e = tile.e;
+  let seg0 = tile.seg0;
+  let row0 = tile.row0;
+  let rows = tile.rows;
+  let N = params.Nout;
+  let K = params.K;
+  let col = wid.x * 32u + li / LANES;
+  let lane = li % LANES;
   var acc: array<f32, 8>;
   for (var r = 0u; r < ROWS; r++) {
     acc[r] = 0.0;
@@ -214,28 +232,18 @@ fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
 @compute @workgroup_size(64)
 fn main_cols(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let t = wid.z * params.tiles_y + wid.y;
-  if (t >= tile_offsets[params.E]) {
-    return;
-  }
-  let e = find_expert(t);
-  let seg0 = offsets[e];
-  let row0 = (t - tile_offsets[e]) * ROWS;
-  let rows = min(ROWS, offsets[e + 1u] - seg0 - row0);
   let N = params.Nout;
   let K = params.K;
   let col = wid.x * 64u + li;
-  if (col >= N) {
+  if (t >= tile_offsets[params.E] || col >= N) {
     return;
   }
   var x_base: array<u32, 8>;
-  for (var r = 0u; r < rows; r++) {
-    let s = seg0 + row0 + r;
-    var src = s;
-    if ((params.flags & 1u) != 0u) {
-      src = order[s] / params.k;
-    }
-    x_base[r] = src * K;
-  }
+  let tile = small_tile(t, &x_base);
+  let e = tile.e;
+  let seg0 = tile.seg0;
+  let row0 = tile.row0;
+  let rows = tile.rows;
   var acc: array<f32, 8>;
   for (var r = 0u; r < ROWS; r++) {
     acc[r] = 0.0;

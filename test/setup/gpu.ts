@@ -16,3 +16,20 @@ export async function testContext(options: Omit<GpuContextOptions, 'gpu'> = {}):
   }
   return ctx;
 }
+
+/** f16 reading mode x kernel profile: the contexts kernel tests with more than one entry point run on. */
+export const KERNEL_MODES = [
+  ['f16 native', 'gpu'],
+  ['f16 packed', 'gpu'],
+  ['f16 native', 'emulated'],
+  ['f16 packed', 'emulated'],
+] as const;
+
+/** A test context for one of {@link KERNEL_MODES}. */
+export function modeContext(mode: (typeof KERNEL_MODES)[number]): Promise<GpuContext> {
+  const [f16, kernelProfile] = mode;
+  return testContext({
+    kernelProfile,
+    ...(f16 === 'f16 packed' ? { disableFeatures: ['shader-f16' as const] } : {}),
+  });
+}

@@ -8,18 +8,13 @@ import type { GpuContext } from '../../src/gpu';
 import { type GreedyOptions, greedySearch, TranslationAbortedError } from '../../src/model/search';
 import { TransformerModel } from '../../src/model/transformer';
 import { nodeFiles } from '../../src/runtime/node-files';
+import { SENTENCES } from '../fixtures/sentences';
 import { testContext } from '../setup/gpu';
 
 const DIR = 'test/fixtures/models/token_task';
 const LANG = 'fr'; // the fixture's outputs differ between sentences in fr
 const STEPS = 12;
-const TEXTS = [
-  'Open the file.',
-  'Save the document before you close the window.',
-  'The selected cells are copied.',
-  'Print',
-  'Do you want to replace the existing file?',
-];
+const TEXTS = SENTENCES.slice(0, 5);
 
 describe('pipelined greedy search', () => {
   let ctx: GpuContext;

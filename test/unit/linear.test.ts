@@ -5,7 +5,7 @@ import { assertClose, TOL } from '../reference/compare';
 import { layerNormRef } from '../reference/layer-norm';
 import { linearRef } from '../reference/linear';
 import { Rng, roundF16 } from '../reference/random';
-import { testContext } from '../setup/gpu';
+import { KERNEL_MODES, modeContext, testContext } from '../setup/gpu';
 
 // Awkward shapes: up to 32 rows take the few-rows entry points (1, 3, 8, 9 rows), 33 and 257 rows the 64x64 tile;
 // odd feature counts.
@@ -20,19 +20,12 @@ const SHAPES: Array<[number, number, number]> = [
 ];
 
 // Both kernel profiles: 'gpu' takes `main_rows` for up to 32 rows, 'emulated' (CPU emulations) `main_cols`.
-for (const [mode, kernelProfile] of [
-  ['f16 native', 'gpu'],
-  ['f16 packed', 'gpu'],
-  ['f16 native', 'emulated'],
-  ['f16 packed', 'emulated'],
-] as const) {
+for (const kmode of KERNEL_MODES) {
+  const [mode, kernelProfile] = kmode;
   describe(`linear (${mode}, ${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     beforeAll(async () => {
-      ctx = await testContext({
-        kernelProfile,
-        ...(mode === 'f16 packed' ? { disableFeatures: ['shader-f16' as const] } : {}),
-      });
+      ctx = await modeContext(kmode);
       expect(ctx.kernelProfile).toBe(kernelProfile);
     });
     afterAll(() => ctx.dispose());

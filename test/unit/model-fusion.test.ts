@@ -8,20 +8,11 @@ import { LocalTranslator } from '../../src/engine/local-translator';
 import type { GpuContext, Tensor } from '../../src/gpu';
 import { argmax } from '../../src/kernels/argmax';
 import { nodeFiles } from '../../src/runtime/node-files';
+import { SENTENCES } from '../fixtures/sentences';
 import { assertClose, TOL } from '../reference/compare';
 import { testContext } from '../setup/gpu';
 
-const TEXTS = [
-  'Open the file.',
-  'Save the document before you close the window.',
-  'The selected cells are copied.',
-  'Print',
-  'Do you want to replace the existing file?',
-  'Click OK.',
-  'Inserts a new row above the current row.',
-  'The heir to the throne',
-  'Choose Format - Cells.',
-];
+const TEXTS = [...SENTENCES];
 const STEPS = 6;
 const LANG = 'fr';
 

@@ -6,7 +6,7 @@ import { groupedExpertFfn } from '../../src/kernels/expert-ffn';
 import { assertClose, assertExact, TOL } from '../reference/compare';
 import { dispatchRef, type ExpertsRef, groupedFfnRef } from '../reference/moe';
 import { Rng, roundF16 } from '../reference/random';
-import { testContext } from '../setup/gpu';
+import { KERNEL_MODES, modeContext, testContext } from '../setup/gpu';
 
 // f32 weights read the same WGSL in both contexts, so the packed context runs only f16 weights (every pipeline is a
 // slow compile on lavapipe).
@@ -47,19 +47,13 @@ const CASES: Array<[number, number, number, number, 1 | 2, 8 | 16 | 32 | 64]> = 
 ];
 
 // Both kernel profiles: 8-row tiles take `main_rows` ('gpu') or `main_cols` ('emulated').
-for (const [mode, kernelProfile] of [
-  ['f16 native', 'gpu'],
-  ['f16 packed', 'gpu'],
-  ['f16 native', 'emulated'],
-  ['f16 packed', 'emulated'],
-] as const) {
+for (const kmode of KERNEL_MODES) {
+  const [mode, kernelProfile] = kmode;
   describe(`groupedExpertFfn (${mode}, ${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     beforeAll(async () => {
-      ctx = await testContext({
-        kernelProfile,
-        ...(mode === 'f16 packed' ? { disableFeatures: ['shader-f16' as const] } : {}),
-      });
+      ctx = await modeContext(kmode);
+      expect(ctx.kernelProfile).toBe(kernelProfile);
     });
     afterAll(() => ctx.dispose());
 
