@@ -65,3 +65,32 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     y[base + i] = fma(d * rstd, load_gamma(i), load_beta(i));
   }
 }
+
+// The 'emulated' kernel profile (CPU emulations of a GPU, where barriers are expensive): one thread per row, the same
+// shifted two passes, no workgroup memory. 64 rows per workgroup; rows beyond 65535 workgroups use a 2D grid.
+@compute @workgroup_size(64)
+fn main_serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) li: u32) {
+  let row = (wid.y * nwg.x + wid.x) * 64u + li;
+  if (row >= params.rows) {
+    return;
+  }
+  let D = params.D;
+  let base = row * D;
+  let x0 = x[base];
+  var s = 0.0;
+  for (var i = 0u; i < D; i++) {
+    s += x[base + i] - x0;
+  }
+  let shift = s / f32(D);
+  var q = 0.0;
+  for (var i = 0u; i < D; i++) {
+    let d = (x[base + i] - x0) - shift;
+    q = fma(d, d, q);
+  }
+  let rstd = 1.0 / sqrt(q / f32(D) + params.eps);
+  for (var i = 0u; i < D; i++) {
+    let d = (x[base + i] - x0) - shift;
+    y[base + i] = fma(d * rstd, load_gamma(i), load_beta(i));
+  }
+}

@@ -119,7 +119,11 @@ export function attention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, opts: 
   }
   const ctx = rec.ctx;
   const y = out ?? ctx.empty([B, Tq, D], 'f32', 'attention.out');
-  const entry: AttentionEntry = Tq <= ATTENTION_DECODE_MAX_QUERIES ? decodeEntry(ctx) : 'main';
+  // CPU emulations take the barrier-free serial entry point for any query count (a thread per row/query/head chunk).
+  const serialThreads = B * Tq * H * ceilDiv(dh, HEAD_CHUNK);
+  const serial =
+    ctx.kernelProfile === 'emulated' && ceilDiv(serialThreads, 64) <= ctx.limits.maxComputeWorkgroupsPerDimension;
+  const entry: AttentionEntry = Tq <= ATTENTION_DECODE_MAX_QUERIES || serial ? decodeEntry(ctx) : 'main';
   const uniforms = new UniformBuilder()
     .u32(B)
     .u32(Tq)

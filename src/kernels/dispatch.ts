@@ -48,6 +48,11 @@ export function defaultTileRows(N: number, k: number, E: number): 8 | 16 | 32 | 
   return 8;
 }
 
+/** The default row-tile height on `ctx`: always 8 on CPU emulations (its `main_cols` has no barriers). */
+export function planTileRows(ctx: GpuContext, N: number, k: number, E: number): 8 | 16 | 32 | 64 {
+  return ctx.kernelProfile === 'emulated' ? 8 : defaultTileRows(N, k, E);
+}
+
 /**
  * Where every expert assignment goes: per-expert contiguous segments of slots, built on the GPU. Holds GPU memory:
  * call `dispose()`.
@@ -116,7 +121,7 @@ export function moeDispatch(
   if (!Number.isInteger(capacity) || capacity < 0) {
     throw new KernelInputError(kernel, `capacity must be a non-negative integer (0: no limit), got ${capacity}`);
   }
-  const tileRows = opts.tileRows ?? defaultTileRows(N, k, E);
+  const tileRows = opts.tileRows ?? planTileRows(ctx, N, k, E);
   if (!Number.isInteger(tileRows) || tileRows < 1) {
     throw new KernelInputError(kernel, `tileRows must be a positive integer, got ${tileRows}`);
   }

@@ -2,30 +2,34 @@ import code from '../../shaders/layer_norm.wgsl?raw';
 import {
   type GpuContext,
   KernelInputError,
+  type KernelProfile,
   type KernelSource,
   type Recorder,
   type Tensor,
   UniformBuilder,
 } from '../gpu';
-import { expectDType, expectLive, expectRank, leadingRows, splitGrid } from './common';
+import { ceilDiv, expectDType, expectLive, expectRank, leadingRows, splitGrid } from './common';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
 /** Invocations per workgroup (one workgroup per row). */
 export const LAYER_NORM_WG = 256;
 
-/** The pipeline source of layer_norm for a weight variant of gamma and beta. */
-export function layerNormSource(variant: WeightVariant): KernelSource {
-  return {
-    name: 'layer_norm',
-    variant,
-    code: weightPrelude(variant, ['gamma', 'beta']) + code,
-    constants: { WG: LAYER_NORM_WG },
-  };
+/** Rows per workgroup of `main_serial` (one thread per row; the 'emulated' kernel profile). */
+const SERIAL_ROWS = 64;
+
+/**
+ * The pipeline source of layer_norm for a weight variant of gamma and beta: a workgroup per row (`main`), or a
+ * thread per row without barriers (`main_serial`, the 'emulated' kernel profile).
+ */
+export function layerNormSource(variant: WeightVariant, profile: KernelProfile = 'gpu'): KernelSource {
+  const shader = weightPrelude(variant, ['gamma', 'beta']) + code;
+  if (profile === 'emulated') return { name: 'layer_norm', variant, entryPoint: 'main_serial', code: shader };
+  return { name: 'layer_norm', variant, code: shader, constants: { WG: LAYER_NORM_WG } };
 }
 
 /** Every layer_norm pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation). */
 export function layerNormSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
-  return [layerNormSource(weightVariant(ctx, dtype))];
+  return [layerNormSource(weightVariant(ctx, dtype), ctx.kernelProfile)];
 }
 
 /** Options of {@link layerNorm}. */
@@ -79,7 +83,8 @@ export function layerNorm(
   const rows = leadingRows(x);
   const y = out ?? ctx.empty(x.shape, 'f32', 'layer_norm.y');
   const uniforms = new UniformBuilder().u32(rows).u32(D).f32(eps).build();
-  const src = layerNormSource(weightVariant(ctx, gamma.dtype));
-  rec.dispatch(src, uniforms, [x, gamma, beta, y], splitGrid(ctx, rows));
+  const src = layerNormSource(weightVariant(ctx, gamma.dtype), ctx.kernelProfile);
+  const groups = src.entryPoint === 'main_serial' ? ceilDiv(rows, SERIAL_ROWS) : rows;
+  rec.dispatch(src, uniforms, [x, gamma, beta, y], splitGrid(ctx, groups));
   return y;
 }

@@ -206,7 +206,10 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
   }
   const y = out ?? ctx.empty(outShape, 'f32', 'linear.y');
   const variant = weightVariant(ctx, w.dtype);
-  const entry: LinearEntry = M <= LINEAR_ROWS_MAX ? rowsEntry(ctx) : 'main';
+  // CPU emulations take the barrier-free `main_cols` for any row count (its grid has ceil(M / 8) rows of groups).
+  const cols =
+    ctx.kernelProfile === 'emulated' && ceilDiv(M, ROWS_PER_GROUP) <= ctx.limits.maxComputeWorkgroupsPerDimension;
+  const entry: LinearEntry = M <= LINEAR_ROWS_MAX || cols ? rowsEntry(ctx) : 'main';
   const uniforms = new UniformBuilder()
     .u32(M)
     .u32(N)

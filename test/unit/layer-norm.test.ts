@@ -4,7 +4,7 @@ import { layerNorm, layerNormSources } from '../../src/kernels/layer-norm';
 import { assertClose, TOL } from '../reference/compare';
 import { layerNormRef } from '../reference/layer-norm';
 import { Rng, roundF16 } from '../reference/random';
-import { testContext } from '../setup/gpu';
+import { KERNEL_MODES, modeContext, testContext } from '../setup/gpu';
 
 // Tolerance: TOL.f32 for f32 and f16 weights alike. f16 gamma/beta are rounded identically on both sides, so the
 // only error is the kernel's f32 arithmetic on outputs of magnitude ~1-3.
@@ -19,11 +19,13 @@ const SHAPES: Array<[number, number]> = [
   [1, 3000],
 ];
 
-for (const mode of ['f16 native', 'f16 packed'] as const) {
-  describe(`layer_norm (${mode})`, () => {
+// Both kernel profiles: a workgroup per row ('gpu') or a thread per row ('emulated').
+for (const kmode of KERNEL_MODES) {
+  const [mode, kernelProfile] = kmode;
+  describe(`layer_norm (${mode}, ${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
     beforeAll(async () => {
-      ctx = await testContext(mode === 'f16 packed' ? { disableFeatures: ['shader-f16'] } : {});
+      ctx = await modeContext(kmode);
     });
     afterAll(() => ctx.dispose());
 

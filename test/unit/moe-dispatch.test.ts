@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, KernelInputError, type Recorder, type Tensor } from '../../src/gpu';
 import { moeCombine } from '../../src/kernels/combine';
-import { type DispatchPlan, defaultTileRows, moeDispatch } from '../../src/kernels/dispatch';
+import { type DispatchPlan, moeDispatch, planTileRows } from '../../src/kernels/dispatch';
 import { assertClose, assertExact, TOL } from '../reference/compare';
 import { combineRef, dispatchRef, type PlanRef } from '../reference/moe';
 import { Rng } from '../reference/random';
@@ -65,7 +65,7 @@ for (const kernelProfile of ['gpu', 'emulated'] as const) {
       const plan = moeDispatch(rec, it_, E, { capacity, tileRows });
       rec.submit();
       const got = await readPlan(ctx, plan);
-      const tr = tileRows ?? defaultTileRows(N, k, E);
+      const tr = tileRows ?? planTileRows(ctx, N, k, E);
       expect(plan.tileRows).toBe(tr);
       assertPlan(got, dispatchRef(indices, N, k, E, capacity, tr), `seed ${rng.seed}`);
       plan.dispose();
