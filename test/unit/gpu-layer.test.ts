@@ -141,8 +141,8 @@ describe('device creation and loss', () => {
 });
 
 describe('profiler', () => {
-  it('sums GPU time by kernel name', async () => {
-    const ctx = await testContext();
+  it('sums GPU time by kernel, entry point and grid', async () => {
+    const ctx = await testContext({ kernelProfile: 'gpu' });
     const p = new Profiler(ctx);
     ctx.profiler = p;
     const rec = ctx.recorder();
@@ -153,7 +153,8 @@ describe('profiler', () => {
     rec.submit();
     await p.read();
     const rows = p.rows();
-    expect(rows.map((r) => r.kernel)).toEqual(['linear']);
+    // 64 rows: the 64x64 tile, one workgroup.
+    expect(rows.map((r) => r.kernel)).toEqual(['linear.main [1x1x1]']);
     expect(rows[0]?.dispatches).toBe(2);
     expect(rows[0]?.totalMs).toBeGreaterThan(0);
     p.dispose();
