@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .model import LANGS, PAD, PRESETS, ModelConfig, TaskMoETransformer
+from .portable import load_portable
 from .tokenizer import BOS, EOS, Tokenizer
 
 
@@ -176,6 +177,13 @@ def train(args) -> dict:
         state = ck["state"]
         set_rng_state(ck["rng"])
         print(f"resumed {ckpt} at step {state['step']}", file=sys.stderr)
+    elif args.init_from:
+        p = load_portable(Path(args.init_from))
+        if p["config"] != cfg.to_dict():
+            raise SystemExit(f"{args.init_from} was trained with another config than --config/--override/routing")
+        model.load_state_dict(p["model"])
+        state = dict(p["state"])
+        print(f"started from {args.init_from} at step {state['step']} (fresh optimizer moments)", file=sys.stderr)
     meta = {"config": cfg.to_dict(), "args": vars(args), "n_pairs": len(pairs), "device": str(device), "torch": torch.__version__}
     (run / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     log = open(run / "log.jsonl", "a")
@@ -280,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--ckpt-every", type=int, default=0)
     ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep weights-only step-N.pt")
     ap.add_argument("--cpu", action="store_true")
+    ap.add_argument("--init-from", default="", help="portable checkpoint (portable.py) to start from when --run has none")
     return ap
 
 
