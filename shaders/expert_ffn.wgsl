@@ -192,9 +192,8 @@ fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   var x_base: array<u32, 8>;
   let tile = small_tile(t, &x_base);
   let e = tile.e;
-  let seg0 = tile.seg0;
-  let row0 = tile.row0;
   let rows = tile.rows;
+  let y0 = tile.seg0 + tile.row0;   // first output row of the tile
   let N = params.Nout;
   let K = params.K;
   let col = wid.x * 32u + li / LANES;
@@ -222,7 +221,7 @@ fn main_rows(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
       for (var l = 0u; l < LANES; l++) {
         v += partial[(li + l) * ROWS + r];
       }
-      y[(seg0 + row0 + r) * N + col] = epilogue(v, e, col);
+      y[(y0 + r) * N + col] = epilogue(v, e, col);
     }
   }
 }
@@ -241,9 +240,8 @@ fn main_cols(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
   var x_base: array<u32, 8>;
   let tile = small_tile(t, &x_base);
   let e = tile.e;
-  let seg0 = tile.seg0;
-  let row0 = tile.row0;
   let rows = tile.rows;
+  let y0 = tile.seg0 + tile.row0;   // first output row of the tile
   var acc: array<f32, 8>;
   for (var r = 0u; r < ROWS; r++) {
     acc[r] = 0.0;
@@ -256,6 +254,6 @@ fn main_cols(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index)
     }
   }
   for (var r = 0u; r < rows; r++) {
-    y[(seg0 + row0 + r) * N + col] = epilogue(acc[r], e, col);
+    y[(y0 + r) * N + col] = epilogue(acc[r], e, col);
   }
 }

@@ -28,7 +28,9 @@ export function attentionSource(entry: AttentionEntry): KernelSource {
 
 /** Every attention pipeline a model may use (for ahead-of-time compilation); `ctx` is taken for symmetry. */
 export function attentionSources(ctx?: GpuContext): KernelSource[] {
-  return [attentionSource('main'), attentionSource(decodeEntry(ctx))];
+  // CPU emulations use the serial entry point for every query count (`main` only past the grid limit: compiled then).
+  if (ctx?.kernelProfile === 'emulated') return [attentionSource('main_decode_serial')];
+  return [attentionSource('main'), attentionSource('main_decode')];
 }
 
 /** The decode entry point for a context's kernel profile (barrier-free `main_decode_serial` on CPU emulations). */

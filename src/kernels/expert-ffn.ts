@@ -44,7 +44,9 @@ export function expertFfnSource(
 /** Every grouped-FFN pipeline a model with `dtype` expert weights may use on `ctx` (every tile height). */
 export function expertFfnSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  return EXPERT_TILE_ROWS.map((tr) => expertFfnSource(v, tr, ctx.kernelProfile));
+  // CPU emulations plan 8-row tiles only (planTileRows); other heights compile if a caller asks for them.
+  const heights = ctx.kernelProfile === 'emulated' ? ([8] as const) : EXPERT_TILE_ROWS;
+  return heights.map((tr) => expertFfnSource(v, tr, ctx.kernelProfile));
 }
 
 function expectShape(kernel: string, what: string, t: Tensor, shape: number[]): void {

@@ -63,9 +63,10 @@ export function linearSource(
  */
 export function linearSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  const rows = rowsEntry(ctx);
-  const out = [linearSource(v, 'main'), linearSource(v, rows)];
-  if (v !== 'f32') out.push(linearSource(v, 'main', 'f32'), linearSource(v, rows, 'f32'));
+  // CPU emulations use `main_cols` for every row count (the tiled `main` only past the grid limit: compiled then).
+  const entries: LinearEntry[] = ctx.kernelProfile === 'emulated' ? ['main_cols'] : ['main', 'main_rows'];
+  const out = entries.map((e) => linearSource(v, e));
+  if (v !== 'f32') out.push(...entries.map((e) => linearSource(v, e, 'f32')));
   return out;
 }
 
