@@ -124,7 +124,7 @@ def avg(xs):
 def render_table(results: dict) -> str:
     """Markdown tables: per variant and language, greedy chrF2 / BLEU on test.lohelp and test.wesnoth."""
     lines = []
-    vs = results.get("variants", {})
+    vs = all_entries(results)
     for split in SETS:
         lines.append(f"\n**{split}** (chrF2 / BLEU; greedy, beam 4 where run)\n")
         head = "| system | " + " | ".join(LANGS) + " | avg chrF2 |"
@@ -161,9 +161,46 @@ def render_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def steps_of(entry: dict):
+    return entry.get("training", {}).get("steps")
+
+
+def all_entries(results: dict) -> dict:
+    """The latest evaluation of each variant, then the archived earlier ones (`<variant>@<steps>`)."""
+    return {**results.get("variants", {}), **results.get("archive", {})}
+
+
+def equal_budgets(results: dict) -> list[tuple[object, dict]]:
+    """Variants grouped by training steps, latest or archived: [(steps, {variant: entry})], most steps first.
+
+    Routing variants are only compared at one budget; an entry without a step count forms its own group."""
+    groups: dict = {}
+    for name, e in all_entries(results).items():
+        groups.setdefault(steps_of(e), {}).setdefault(name.split("@")[0], e)
+    return sorted(groups.items(), key=lambda kv: -(kv[0] or 0))
+
+
 def judge_targets(results: dict, split: str = "test.lohelp", mode: str = "beam4") -> str:
-    """Issue 3's targets, judged on one set and decoding mode: a markdown list saying met / missed and by how much."""
-    vs, out = results.get("variants", {}), []
+    """Issue 3's targets, judged on one set and decoding mode: a markdown list saying met / missed and by how much.
+
+    The routing comparisons (task-MoE vs dense and vs token-MoE) are judged at each budget where both variants were
+    evaluated at the same training step; Apertium on the latest shipped models."""
+    out = []
+    for steps, vs in equal_budgets(results):
+        routing = judge_routing(vs, split, mode)
+        if routing:
+            if steps is not None:
+                out.append(f"- at {steps:,} training steps each (equal budget):")
+            out += [("  " if steps is not None else "") + line for line in routing]
+    out += judge_apertium(results.get("variants", {}), results, split, mode)
+    out += longer_training(results, split, mode)
+    if not out:
+        return ""
+    return f"\n**Targets** ({split}, {mode})\n\n" + "\n".join(out) + "\n"
+
+
+def judge_routing(vs: dict, split: str, mode: str) -> list[str]:
+    out = []
 
     def metric(v: str, lang: str, m: str) -> float | None:
         e = vs.get(v, {}).get("scores", {}).get(lang, {}).get(split, {}).get(mode)
@@ -171,9 +208,6 @@ def judge_targets(results: dict, split: str = "test.lohelp", mode: str = "beam4"
 
     def mean(v: str, m: str) -> float | None:
         return avg([metric(v, lang, m) for lang in LANGS])
-
-    def verdict(ok: bool, by: float, unit: str) -> str:
-        return f"**met** (by {by:+.2f} {unit})" if ok else f"**missed** (by {by:+.2f} {unit})"
 
     if "task_task" in vs and "dense_dense" in vs:
         for m in ("chrF2", "BLEU"):
@@ -192,17 +226,49 @@ def judge_targets(results: dict, split: str = "test.lohelp", mode: str = "beam4"
                 a, b = mean(v, m), mean("token_token", m)
                 if a is not None and b is not None:
                     out.append(f"- {name} >= token-MoE on average ({m}): {verdict(a >= b, a - b, m)} ({a} vs {b})")
+    return out
+
+
+def judge_apertium(vs: dict, results: dict, split: str, mode: str) -> list[str]:
+    out = []
     ap = results.get("baselines", {}).get("apertium", {}).get("es", {}).get("test.lohelp")
-    best = {v: metric(v, "es", "chrF2") for v in ("task_task", "token_task")}
-    for v, x in best.items():
+    for v in ("task_task", "token_task"):
+        e = vs.get(v, {}).get("scores", {}).get("es", {}).get(split, {}).get(mode)
+        x = e["chrF2"] if e else None
         if ap and x is not None and split == "test.lohelp":
+            at = f", {steps_of(vs[v]):,} steps" if steps_of(vs[v]) is not None else ""
             out.append(
-                f"- en-es above Apertium on test.lohelp ({v}, chrF2): {verdict(x > ap['chrF2'], x - ap['chrF2'], 'chrF2')} "
-                f"({x} vs {ap['chrF2']})"
+                f"- en-es above Apertium on test.lohelp ({v}{at}, chrF2): "
+                f"{verdict(x > ap['chrF2'], x - ap['chrF2'], 'chrF2')} ({x} vs {ap['chrF2']})"
             )
-    if not out:
-        return ""
-    return f"\n**Targets** ({split}, {mode})\n\n" + "\n".join(out) + "\n"
+    return out
+
+
+def mean_score(entry: dict, split: str, mode: str, m: str) -> float | None:
+    return avg([entry.get("scores", {}).get(lang, {}).get(split, {}).get(mode, {}).get(m) for lang in LANGS])
+
+
+def longer_training(results: dict, split: str, mode: str) -> list[str]:
+    """What the longer runs gained over their archived equal-budget evaluations (not a target: context)."""
+    out = []
+    latest, archive = results.get("variants", {}), results.get("archive", {})
+    for name, old in sorted(archive.items()):
+        v = name.split("@")[0]
+        new = latest.get(v)
+        if not new or steps_of(new) == steps_of(old):
+            continue
+        cells = []
+        for m in ("chrF2", "BLEU"):
+            a, b = mean_score(old, split, mode, m), mean_score(new, split, mode, m)
+            if a is not None and b is not None:
+                cells.append(f"{m} {a} -> {b} ({b - a:+.2f})")
+        if cells:
+            out.append(f"- longer run, {v} {steps_of(old):,} -> {steps_of(new):,} steps (average): " + ", ".join(cells))
+    return out
+
+
+def verdict(ok: bool, by: float, unit: str) -> str:
+    return f"**met** (by {by:+.2f} {unit})" if ok else f"**missed** (by {by:+.2f} {unit})"
 
 
 def update_readme(readme: Path, table: str) -> None:
@@ -244,6 +310,9 @@ def main(argv=None) -> None:
                     prev["scores"].setdefault(lang, {}).setdefault(split, {}).update(modes)
             prev["eval"] = r["eval"]
             r = prev
+        elif prev and steps_of(prev) is not None:
+            # other weights (a longer run): keep the earlier evaluation, it may be the only equal-budget point
+            results.setdefault("archive", {})[f"{v}@{steps_of(prev)}"] = prev
         results["variants"][v] = r
         path.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     results = load_results(path)

@@ -180,6 +180,9 @@ def main(argv=None) -> None:
         "complete": (a.run / "DONE").exists() and a.ckpt == "ckpt.pt",
         "preset": args.get("config"),
         "torch": torch.__version__,
+        "started_from": args.get("init_from") or None,
+        # step, epoch and batch position: `train.py --init-from <this folder>` continues the run from here
+        "resume": {k: state[k] for k in ("step", "epoch", "batch_in_epoch", "tokens", "train_seconds")},
     }
     conf = export(model, Tokenizer(a.spm), a.out, variant, a.data, info)
     print(json.dumps({k: conf[k] for k in ("variant", "params", "training", "shards")}, indent=1))

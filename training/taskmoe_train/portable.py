@@ -1,16 +1,27 @@
-"""A checkpoint small enough to commit: f16 weights plus the step/data-order state, no optimizer moments.
+"""Starting points small enough to commit: f16 weights plus the step/data-order state, no optimizer moments.
 
 A full `ckpt.pt` holds the f32 weights and Adam's two moments (about 290 MB for a small MoE variant), too big to commit
-every session. `python -m training.taskmoe_train.portable --run R --out F` writes F (about 48 MB); a later
-`train.py --run NEW --init-from F` starts from those weights at the same step, epoch and batch position (same data
-order, same learning-rate schedule) with fresh Adam moments (beta2 = 0.98 re-estimates them within ~100 steps): a
-near-exact resume, not a bit-exact one (that is `ckpt.pt`, which resumes exactly).
+every session. Two smaller forms carry a run on:
+
+- an export folder (`models/<variant>/`, written by export.py): its f16 shards are the weights and
+  `config.json`'s `training.resume` holds the step, epoch and batch position. The shipped model is its own checkpoint,
+  so nothing else needs committing;
+- a portable checkpoint, `python -m training.taskmoe_train.portable --run R --out F` (about 48 MB): the same content
+  in one torch file.
+
+`train.py --run NEW --init-from F_OR_FOLDER` starts from those weights at the same step, epoch and batch position
+(same data order, same learning-rate schedule) with fresh Adam moments (beta2 = 0.98 re-estimates them within ~100
+steps): a near-exact resume, not a bit-exact one (that is `ckpt.pt`, which resumes exactly).
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
+
+from .model import ModelConfig
 
 
 def save_portable(run: Path, out: Path, ckpt: str = "ckpt.pt") -> dict:
@@ -26,7 +37,23 @@ def save_portable(run: Path, out: Path, ckpt: str = "ckpt.pt") -> dict:
     return ck["state"]
 
 
+def load_export_state(d: Path) -> dict:
+    """An export folder as a starting point: {model (f32 state dict), state, config}."""
+    conf = json.loads((d / "config.json").read_text())
+    state = conf.get("training", {}).get("resume")
+    if not state:
+        raise SystemExit(f"{d}/config.json has no training.resume (exported before resumable exports)")
+    keys = ModelConfig.__dataclass_fields__
+    config = ModelConfig(**{k: v for k, v in conf.items() if k in keys}).to_dict()
+    model = {}
+    for shard in conf["shards"]:
+        model.update({k: v.float() for k, v in load_file(str(d / shard)).items()})
+    return {"model": model, "state": dict(state), "config": config}
+
+
 def load_portable(path: Path) -> dict:
+    if path.is_dir():
+        return load_export_state(path)
     p = torch.load(path, map_location="cpu")
     p["model"] = {k: v.float() if v.is_floating_point() else v for k, v in p["model"].items()}
     return p

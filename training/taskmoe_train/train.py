@@ -288,7 +288,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--ckpt-every", type=int, default=0)
     ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep weights-only step-N.pt")
     ap.add_argument("--cpu", action="store_true")
-    ap.add_argument("--init-from", default="", help="portable checkpoint (portable.py) to start from when --run has none")
+    ap.add_argument(
+        "--init-from",
+        default="",
+        help="portable checkpoint or export folder (models/<variant>; portable.py) to start from when --run has none",
+    )
     return ap
 
 

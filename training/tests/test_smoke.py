@@ -146,6 +146,23 @@ def test_portable_checkpoint_continues_the_run(spm_model, tmp_path):
         assert torch.isfinite(v).all(), k
 
 
+def test_export_folder_continues_the_run(spm_model, tmp_path):
+    """A shipped export (models/<variant>/) is its own portable checkpoint: config.json's training.resume."""
+    from training.taskmoe_train.portable import load_portable
+
+    a = train(parser().parse_args(run_args(spm_model, tmp_path / "a", "token", "task", 6, [])))
+    train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 3, [])))
+    ex.main(["--run", str(tmp_path / "b"), "--out", str(tmp_path / "m"), "--spm", str(spm_model), "--data", str(FIXTURES)])
+    conf = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert conf["training"]["resume"]["step"] == 3 and conf["training"]["resume"]["batch_in_epoch"] == 3
+    p = load_portable(tmp_path / "m")
+    b3, _ = ex.load_checkpoint(tmp_path / "b")
+    for k, v in b3.state_dict().items():  # the f16 rounding of the run's weights
+        assert torch.equal(p["model"][k], v.half().float()), k
+    c = train(parser().parse_args(run_args(spm_model, tmp_path / "c", "token", "task", 6, ["--init-from", str(tmp_path / "m")])))
+    assert c["state"]["step"] == 6 and c["state"]["tokens"] == a["state"]["tokens"]
+
+
 def test_evaluate_on_fixtures(spm_model, tmp_path):
     run = tmp_path / "run"
     train(parser().parse_args(run_args(spm_model, run, "task", "task", 2)))
@@ -178,3 +195,29 @@ def test_judge_targets_says_met_and_missed():
     assert "task-MoE > dense on every language (BLEU): **met** (by +1.00 BLEU) at the worst language (de)" in text
     assert "task-MoE >= token-MoE on average (chrF2): **met** (by +1.50 chrF2) (45.0 vs 43.5)" in text
     assert "en-es above Apertium on test.lohelp (task_task, chrF2): **missed** (by -5.00 chrF2) (50 vs 55.0)" in text
+
+
+def test_judge_targets_compares_routing_at_equal_budget_only():
+    def variant(steps, chrf):
+        scores = {lang: {"test.lohelp": {"beam4": {"chrF2": chrf, "BLEU": chrf / 4, "n": 3}}} for lang in ("de", "es")}
+        params = {"total": 3, "active_per_token": 2, "extracted_per_task": 2}
+        return {
+            "training": {"steps": steps},
+            "scores": scores,
+            "routing": {"encoder": "task", "decoder": "task"},
+            "params": params,
+        }
+
+    results = {
+        # task_task trained longer; its 1,300-step evaluation kept in the archive
+        "variants": {"task_task": variant(4000, 30), "dense_dense": variant(1300, 22), "token_token": variant(1300, 19)},
+        "archive": {"task_task@1300": variant(1300, 20)},
+    }
+    text = judge_targets(results)
+    # task-MoE is judged against dense with its 1,300-step weights (20 vs 22), never the 4,000-step ones
+    assert "- at 1,300 training steps each (equal budget):" in text
+    assert "  - task-MoE > dense on every language (chrF2): **missed** (by -2.00 chrF2)" in text
+    assert "  - task-MoE >= token-MoE on average (chrF2): **met** (by +1.00 chrF2) (20.0 vs 19.0)" in text
+    assert "at 4,000" not in text and "by +8.00" not in text
+    assert "- longer run, task_task 1,300 -> 4,000 steps (average): chrF2 20.0 -> 30.0 (+10.00)" in text
+    assert "task_task@1300 beam4" in render_table(results)
