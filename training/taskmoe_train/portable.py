@@ -15,13 +15,9 @@ steps): a near-exact resume, not a bit-exact one (that is `ckpt.pt`, which resum
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
-
-from .model import ModelConfig
 
 
 def save_portable(run: Path, out: Path, ckpt: str = "ckpt.pt") -> dict:
@@ -39,16 +35,13 @@ def save_portable(run: Path, out: Path, ckpt: str = "ckpt.pt") -> dict:
 
 def load_export_state(d: Path) -> dict:
     """An export folder as a starting point: {model (f32 state dict), state, config}."""
-    conf = json.loads((d / "config.json").read_text())
+    from .export import load_export
+
+    model, _, conf = load_export(d)
     state = conf.get("training", {}).get("resume")
     if not state:
         raise SystemExit(f"{d}/config.json has no training.resume (exported before resumable exports)")
-    keys = ModelConfig.__dataclass_fields__
-    config = ModelConfig(**{k: v for k, v in conf.items() if k in keys}).to_dict()
-    model = {}
-    for shard in conf["shards"]:
-        model.update({k: v.float() for k, v in load_file(str(d / shard)).items()})
-    return {"model": model, "state": dict(state), "config": config}
+    return {"model": model.state_dict(), "state": dict(state), "config": model.cfg.to_dict()}
 
 
 def load_portable(path: Path) -> dict:
