@@ -28,7 +28,17 @@ export class DownloadAbortedError extends TaskmoeError {
   }
 }
 
-/** Where verified files are kept between sessions. Keys are absolute URLs (with the sha256 in the query). */
+/** One entry of a {@link ShardCache}. */
+export interface CacheEntry {
+  key: string;
+  /** Size of the stored value. */
+  bytes: number;
+}
+
+/**
+ * Where verified files are kept between sessions. Keys are absolute URLs: a model file's URL with its sha256 in the
+ * query (`...?sha256=<hex>`), a manifest's URL with `?latest`.
+ */
 export interface ShardCache {
   /** "cache-api", "indexeddb" or "memory". */
   readonly kind: string;
@@ -36,6 +46,10 @@ export interface ShardCache {
   /** May reject with a quota error (DOMException "QuotaExceededError"). */
   put(key: string, bytes: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Every key stored (cheap: no value is read). */
+  keys(): Promise<string[]>;
+  /** Every key stored with its size (IndexedDB reads each value to measure it). */
+  sizes(): Promise<CacheEntry[]>;
 }
 
 /** A cache in this process's memory only. */
@@ -51,6 +65,8 @@ export function memoryCache(): ShardCache & { readonly entries: Map<string, Uint
     delete: async (key) => {
       entries.delete(key);
     },
+    keys: async () => [...entries.keys()],
+    sizes: async () => [...entries].map(([key, v]) => ({ key, bytes: v.byteLength })),
   };
 }
 
@@ -74,6 +90,22 @@ export function cacheApiCache(name = 'taskmoe-models'): ShardCache {
     },
     async delete(key) {
       await (await open()).delete(key);
+    },
+    async keys() {
+      return (await (await open()).keys()).map((r) => r.url);
+    },
+    async sizes() {
+      const cache = await open();
+      const out: CacheEntry[] = [];
+      for (const req of await cache.keys()) {
+        const res = await cache.match(req);
+        const n = Number(res?.headers.get('content-length'));
+        out.push({
+          key: req.url,
+          bytes: Number.isSafeInteger(n) && n >= 0 ? n : ((await res?.arrayBuffer())?.byteLength ?? 0),
+        });
+      }
+      return out;
     },
   };
 }
@@ -111,6 +143,24 @@ export function indexedDbCache(name = 'taskmoe-models'): ShardCache {
     },
     async delete(key) {
       await idbRequest((await store('readwrite')).delete(key));
+    },
+    async keys() {
+      return (await idbRequest((await store('readonly')).getAllKeys())).map(String);
+    },
+    async sizes() {
+      const s = await store('readonly');
+      return new Promise<CacheEntry[]>((resolve, reject) => {
+        const out: CacheEntry[] = [];
+        const req = s.openCursor();
+        req.onerror = () => reject(req.error);
+        req.onsuccess = () => {
+          const cur = req.result;
+          if (!cur) return resolve(out);
+          const v = cur.value as unknown;
+          out.push({ key: String(cur.key), bytes: v instanceof ArrayBuffer ? v.byteLength : 0 });
+          cur.continue();
+        };
+      });
     },
   };
 }
@@ -153,6 +203,14 @@ export interface ShardLoaderOptions {
   warn?: (message: string) => void;
 }
 
+/** What a cache holds, from {@link ShardLoader.cacheUsage}. */
+export interface CacheUsage {
+  /** Bytes stored. */
+  bytes: number;
+  /** Entries stored (model files of every model and version, and manifests). */
+  entries: number;
+}
+
 /** Counters of a {@link ShardLoader}. */
 export interface LoaderStats {
   /** Network requests started. */
@@ -191,6 +249,59 @@ export class ShardLoader {
 
   private key(f: ManifestFile): string {
     return `${this.url(f.file)}?sha256=${f.sha256}`;
+  }
+
+  /**
+   * Whether every file of `files` has an entry in the cache, judged from the keys alone (no value is read: entries
+   * were verified when stored and are verified again when read, a corrupt one then refetched).
+   */
+  async isCached(files: readonly ManifestFile[]): Promise<boolean> {
+    const keys = new Set(await this.cacheKeys());
+    return files.every((f) => keys.has(this.key(f)));
+  }
+
+  private async cacheKeys(): Promise<string[]> {
+    try {
+      return await this.cache.keys();
+    } catch (e) {
+      this.warn(`cannot list the cache (${(e as Error).message})`);
+      return [];
+    }
+  }
+
+  /** Bytes and entries in the whole cache (every model and version it holds, manifests included). */
+  async cacheUsage(): Promise<CacheUsage> {
+    const sizes = await this.cache.sizes();
+    return { bytes: sizes.reduce((n, e) => n + e.bytes, 0), entries: sizes.length };
+  }
+
+  /** Deletes every entry of the cache (every model it holds); returns how many there were. */
+  async clearCache(): Promise<number> {
+    const keys = await this.cache.keys();
+    for (const k of keys) await this.cache.delete(k);
+    return keys.length;
+  }
+
+  /**
+   * Deletes the cached model files of this model's folder that `listed` (the current manifest's files) does not name
+   * with the same sha256: older versions of the model. Entries of other folders and the cached manifest stay. Returns
+   * the deleted keys.
+   */
+  async evictStale(listed: readonly ManifestFile[]): Promise<string[]> {
+    const keep = new Set(listed.map((f) => this.key(f)));
+    const stale = (await this.cacheKeys()).filter((k) => {
+      if (!k.startsWith(this.baseUrl) || keep.has(k)) return false;
+      const rest = k.slice(this.baseUrl.length);
+      return !rest.includes('/') && /\?sha256=[0-9a-f]*$/.test(rest);
+    });
+    for (const k of stale) {
+      try {
+        await this.cache.delete(k);
+      } catch (e) {
+        this.warn(`cannot delete the stale cache entry ${k} (${(e as Error).message})`);
+      }
+    }
+    return stale;
   }
 
   /** Whether a verified copy of `f` is in the cache (without reading it into the GPU). */

@@ -218,6 +218,8 @@ describe('ShardLoader', () => {
         throw new DOMException('quota', 'QuotaExceededError');
       },
       delete: async () => {},
+      keys: async () => [],
+      sizes: async () => [],
     };
     const warnings: string[] = [];
     const loader = new ShardLoader({ baseUrl: BASE, fetch: s.fetch, cache: full, warn: (m) => warnings.push(m) });
