@@ -40,15 +40,20 @@ export class DeviceLostError extends TaskmoeError {
   }
 }
 
-/** A tensor or dispatch goes past a device limit. */
+/**
+ * A size goes past a stated limit: a device limit (tensor, dispatch), or one of taskmoe's own (characters per text,
+ * texts per call, bytes per download, config values); checked before the work starts. `message` replaces the
+ * default text, which speaks of a device limit.
+ */
 export class LimitExceededError extends TaskmoeError {
   readonly limit: string;
   readonly requested: number;
   readonly allowed: number;
-  constructor(limit: string, requested: number, allowed: number, what: string) {
+  constructor(limit: string, requested: number, allowed: number, what: string, options?: { message?: string }) {
     super(
       'limit-exceeded',
-      `${what} needs ${limit} = ${requested}, but the device allows ${allowed}. Split the work into smaller pieces or use a device with larger limits.`,
+      options?.message ??
+        `${what} needs ${limit} = ${requested}, but the device allows ${allowed}. Split the work into smaller pieces or use a device with larger limits.`,
     );
     this.limit = limit;
     this.requested = requested;

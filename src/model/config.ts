@@ -1,4 +1,6 @@
 import { TaskmoeError } from '../gpu/errors';
+import { checkFileName, MAX_FILE_NAME_LENGTH } from '../runtime/paths';
+import { dict, type Fail, int, list, num, obj, oneOf, optional, str } from '../runtime/schema';
 
 /** How a stack's MoE layers route: by token state, by task (target language), or none (dense FFNs). */
 export type Routing = 'token' | 'task' | 'dense';
@@ -57,157 +59,226 @@ export interface ModelConfig {
   extra: Record<string, unknown>;
 }
 
-function int(o: Record<string, unknown>, key: string, min = 0): number {
-  const v = o[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
-    throw new ModelFormatError(`config.json: "${key}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return v;
-}
+/** Bounds on config.json's values (sizes a file controls are limited before anything is allocated). */
+export const CONFIG_LIMITS = {
+  dModel: 16_384,
+  nHeads: 256,
+  dFF: 131_072,
+  layers: 128,
+  nExperts: 4096,
+  vocabSize: 1_048_576,
+  /** max_len: at least 3 (language tag, one token, </s>). */
+  maxLen: 8192,
+  minMaxLen: 3,
+  languages: 1024,
+  tensors: 100_000,
+  shards: 10_000,
+  tensorRank: 8,
+  tensorDim: 2 ** 31 - 1,
+} as const;
 
-function routing(o: Record<string, unknown>, key: string): Routing {
-  const v = o[key];
-  if (v !== 'token' && v !== 'task' && v !== 'dense')
-    throw new ModelFormatError(`config.json: "${key}" must be token, task or dense, got ${JSON.stringify(v)}`);
-  return v;
-}
+const L = CONFIG_LIMITS;
+const LANG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,34}$/;
+const nonNeg = int(0, L.vocabSize - 1);
+const layerList = list(int(0, L.layers - 1), 0, L.layers);
+const shape = list(int(0, L.tensorDim), 0, L.tensorRank);
+const dtype = oneOf('F16', 'F32');
+const routingRule = oneOf<Routing>('token', 'task', 'dense');
 
-function intList(v: unknown, what: string): number[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x < 0)) {
-    throw new ModelFormatError(`config.json: ${what} must be a list of layer indices`);
-  }
-  return v as number[];
-}
+/** The declaration of config.json: every field the engine reads, with its type and bounds. */
+const CONFIG_FIELDS = {
+  variant: optional(str(200)),
+  d_model: int(1, L.dModel),
+  n_heads: int(1, L.nHeads),
+  d_ff: int(1, L.dFF),
+  enc_layers: int(1, L.layers),
+  dec_layers: int(1, L.layers),
+  n_experts: int(1, L.nExperts),
+  top_k: int(1, 2),
+  enc_routing: routingRule,
+  dec_routing: routingRule,
+  moe_layers: optional(obj({ encoder: optional(layerList), decoder: optional(layerList) })),
+  vocab_size: int(1, L.vocabSize),
+  max_len: int(L.minMaxLen, L.maxLen),
+  languages: list(str(35, LANG, 'a language code'), 1, L.languages),
+  lang_tag_ids: dict(nonNeg, L.languages),
+  pad_id: nonNeg,
+  bos_id: nonNeg,
+  eos_id: nonNeg,
+  unk_id: nonNeg,
+  ln_eps: num(0, 1),
+  tokenizer: optional(str(MAX_FILE_NAME_LENGTH)),
+  shards: list(str(MAX_FILE_NAME_LENGTH), 1, L.shards),
+  tensors: dict(obj({ shape, dtype, shard: str(MAX_FILE_NAME_LENGTH) }), L.tensors),
+  task_shards: optional(dict(str(MAX_FILE_NAME_LENGTH), L.languages)),
+  task_tensors: optional(dict(obj({ shape, dtype }), L.tensors)),
+  task_gates: optional(
+    dict(
+      list(
+        obj({
+          stack: oneOf('encoder', 'decoder'),
+          layer: int(0, L.layers - 1),
+          experts: list(int(0, L.nExperts - 1), 1, 2),
+          weights: list(num(-1, 1), 1, 2),
+        }),
+        0,
+        2 * L.layers,
+      ),
+      L.languages,
+    ),
+  ),
+};
+const CONFIG_SCHEMA = obj(CONFIG_FIELDS);
 
-/** Validates the parsed config.json of an exported model. */
+/** Fields the engine reads; everything else config.json carries is kept in `extra`. */
+const KNOWN = new Set(Object.keys(CONFIG_FIELDS));
+
+const failConfig: Fail = (field, problem) => {
+  throw new ModelFormatError(`config.json: "${field}" ${problem}`);
+};
+
+/**
+ * Validates the parsed config.json of an exported model against its declaration, then its values against each
+ * other and against the tensor index (shapes, expert counts, vocabulary, token ids, routing), so that a config that
+ * does not match its weights fails here, before anything is read or allocated. File names are checked to stay inside
+ * the model's folder ({@link UnsafePathError}).
+ */
 export function parseModelConfig(json: unknown): ModelConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json))
-    throw new ModelFormatError('config.json is not a JSON object');
-  const o = json as Record<string, unknown>;
-  const dModel = int(o, 'd_model', 1);
-  const nHeads = int(o, 'n_heads', 1);
-  if (dModel % nHeads !== 0)
-    throw new ModelFormatError(`config.json: d_model ${dModel} is not divisible by n_heads ${nHeads}`);
-  const languages = o.languages;
-  if (!Array.isArray(languages) || languages.length === 0 || languages.some((l) => typeof l !== 'string')) {
-    throw new ModelFormatError('config.json: "languages" must be a non-empty list of language codes');
-  }
-  const tags = o.lang_tag_ids as Record<string, unknown> | undefined;
-  const vocabSize = int(o, 'vocab_size', 1);
-  const langTagIds: Record<string, number> = {};
-  for (const l of languages as string[]) {
-    const id = tags?.[l];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new ModelFormatError(`config.json: no valid tag id for language "${l}"`);
-    }
-    langTagIds[l] = id;
-  }
-  const moe = o.moe_layers as Record<string, unknown> | undefined;
-  const encLayers = int(o, 'enc_layers', 1);
-  const decLayers = int(o, 'dec_layers', 1);
-  const moeLayers = {
-    encoder: intList(moe?.encoder ?? [], 'moe_layers.encoder'),
-    decoder: intList(moe?.decoder ?? [], 'moe_layers.decoder'),
+  const c = CONFIG_SCHEMA(json, '', failConfig);
+  const fail = (message: string): never => {
+    throw new ModelFormatError(`config.json: ${message}`);
   };
-  if (moeLayers.encoder.some((i) => i >= encLayers) || moeLayers.decoder.some((i) => i >= decLayers)) {
-    throw new ModelFormatError('config.json: an MoE layer index is past the number of layers');
+  if (c.d_model % c.n_heads !== 0) fail(`d_model ${c.d_model} is not divisible by n_heads ${c.n_heads}`);
+  const vocabSize = c.vocab_size;
+  for (const k of ['pad_id', 'bos_id', 'eos_id', 'unk_id'] as const) {
+    if (c[k] >= vocabSize) fail(`"${k}" ${c[k]} is past the vocabulary (vocab_size ${vocabSize})`);
   }
-  const shards = o.shards;
-  if (!Array.isArray(shards) || shards.some((s) => typeof s !== 'string' || s.includes('..') || s.startsWith('/'))) {
-    throw new ModelFormatError('config.json: "shards" must be a list of relative file names');
+  const languages = c.languages;
+  if (new Set(languages).size !== languages.length) fail('"languages" lists a language twice');
+  const langTagIds: Record<string, number> = {};
+  for (const l of languages) {
+    const id = c.lang_tag_ids[l];
+    if (id === undefined || id >= vocabSize) fail(`no valid tag id for language "${l}" in "lang_tag_ids"`);
+    langTagIds[l] = id as number;
   }
-  const tensorsIn = o.tensors;
-  if (typeof tensorsIn !== 'object' || tensorsIn === null)
-    throw new ModelFormatError('config.json: "tensors" is missing');
+  const moeLayers = { encoder: c.moe_layers?.encoder ?? [], decoder: c.moe_layers?.decoder ?? [] };
+  if (moeLayers.encoder.some((i) => i >= c.enc_layers) || moeLayers.decoder.some((i) => i >= c.dec_layers)) {
+    fail('an MoE layer index is past the number of layers');
+  }
+  const tokenizer = checkFileName(c.tokenizer ?? 'spm.model', 'config.json', 'tokenizer');
+  const shards = c.shards.map((s, i) => checkFileName(s, 'config.json', `shards[${i}]`));
   const tensors: Record<string, TensorEntry> = {};
-  for (const [name, e] of Object.entries(tensorsIn as Record<string, unknown>)) {
-    const t = e as Record<string, unknown>;
-    if (
-      !Array.isArray(t.shape) ||
-      (t.dtype !== 'F16' && t.dtype !== 'F32') ||
-      typeof t.shard !== 'string' ||
-      !shards.includes(t.shard)
-    ) {
-      throw new ModelFormatError(`config.json: tensor "${name}" has no valid shape, dtype (F16/F32) and listed shard`);
-    }
-    tensors[name] = { shape: intList(t.shape, `shape of ${name}`), dtype: t.dtype, shard: t.shard };
+  for (const [name, t] of Object.entries(c.tensors)) {
+    if (!shards.includes(t.shard)) fail(`tensor "${name}" names shard "${t.shard}", which "shards" does not list`);
+    tensors[name] = { shape: t.shape, dtype: t.dtype, shard: t.shard };
   }
-  const known = new Set([
-    'variant',
-    'd_model',
-    'n_heads',
-    'd_ff',
-    'enc_layers',
-    'dec_layers',
-    'n_experts',
-    'top_k',
-    'enc_routing',
-    'dec_routing',
-    'moe_layers',
-    'vocab_size',
-    'max_len',
-    'languages',
-    'lang_tag_ids',
-    'pad_id',
-    'bos_id',
-    'eos_id',
-    'unk_id',
-    'ln_eps',
-    'tokenizer',
-    'shards',
-    'tensors',
-  ]);
-  const extra = Object.fromEntries(Object.entries(o).filter(([k]) => !known.has(k)));
-  const lnEps = o.ln_eps;
-  if (typeof lnEps !== 'number' || !(lnEps > 0))
-    throw new ModelFormatError('config.json: "ln_eps" must be a positive number');
-  const topK = int(o, 'top_k', 1);
-  if (topK > 2) throw new ModelFormatError(`config.json: top_k ${topK} is not supported (1 or 2)`);
   let taskShards: Record<string, string> | undefined;
   let taskTensors: Record<string, Omit<TensorEntry, 'shard'>> | undefined;
-  if (o.task_shards !== undefined) {
-    const ts = o.task_shards as Record<string, unknown>;
+  if (c.task_shards !== undefined) {
     taskShards = {};
-    for (const l of languages as string[]) {
-      const f = ts?.[l];
-      if (typeof f !== 'string' || f.includes('..') || f.startsWith('/')) {
-        throw new ModelFormatError(`config.json: no valid task shard for language "${l}"`);
-      }
-      taskShards[l] = f;
+    for (const l of languages) {
+      const f = c.task_shards[l];
+      if (f === undefined) fail(`no task shard for language "${l}" in "task_shards"`);
+      taskShards[l] = checkFileName(f, 'config.json', `task_shards.${l}`);
     }
     taskTensors = {};
-    for (const [name, e] of Object.entries((o.task_tensors ?? {}) as Record<string, Record<string, unknown>>)) {
-      if (!Array.isArray(e.shape) || (e.dtype !== 'F16' && e.dtype !== 'F32')) {
-        throw new ModelFormatError(`config.json: task tensor "${name}" has no valid shape and dtype`);
-      }
-      taskTensors[name] = { shape: intList(e.shape, `shape of ${name}`), dtype: e.dtype };
+    for (const [name, t] of Object.entries(c.task_tensors ?? {}))
+      taskTensors[name] = { shape: t.shape, dtype: t.dtype };
+  }
+  const extra = Object.fromEntries(Object.entries(json as Record<string, unknown>).filter(([k]) => !KNOWN.has(k)));
+  for (const [l, gates] of Object.entries(c.task_gates ?? {})) {
+    for (const g of gates) {
+      if (g.experts.some((e) => e >= c.n_experts))
+        fail(`task_gates.${l}: an expert index is past n_experts ${c.n_experts}`);
     }
   }
-  return {
+  const cfg: ModelConfig = {
     ...(taskShards ? { taskShards, taskTensors } : {}),
-    ...(o.task_gates ? { taskGates: o.task_gates as ModelConfig['taskGates'] } : {}),
-    variant: typeof o.variant === 'string' ? o.variant : 'unnamed',
-    dModel,
-    nHeads,
-    dFF: int(o, 'd_ff', 1),
-    encLayers,
-    decLayers,
-    nExperts: int(o, 'n_experts', 1),
-    topK,
-    encRouting: routing(o, 'enc_routing'),
-    decRouting: routing(o, 'dec_routing'),
+    ...(c.task_gates ? { taskGates: c.task_gates } : {}),
+    variant: c.variant ?? 'unnamed',
+    dModel: c.d_model,
+    nHeads: c.n_heads,
+    dFF: c.d_ff,
+    encLayers: c.enc_layers,
+    decLayers: c.dec_layers,
+    nExperts: c.n_experts,
+    topK: c.top_k,
+    encRouting: c.enc_routing,
+    decRouting: c.dec_routing,
     moeLayers,
     vocabSize,
-    maxLen: int(o, 'max_len', 2),
-    languages: languages as string[],
+    maxLen: c.max_len,
+    languages,
     langTagIds,
-    padId: int(o, 'pad_id'),
-    bosId: int(o, 'bos_id'),
-    eosId: int(o, 'eos_id'),
-    unkId: int(o, 'unk_id'),
-    lnEps,
-    tokenizer: typeof o.tokenizer === 'string' ? o.tokenizer : 'spm.model',
-    shards: shards as string[],
+    padId: c.pad_id,
+    bosId: c.bos_id,
+    eosId: c.eos_id,
+    unkId: c.unk_id,
+    lnEps: c.ln_eps,
+    tokenizer,
+    shards,
     tensors,
     extra,
   };
+  checkAgainstTensors(cfg);
+  return cfg;
+}
+
+function shapeIs(actual: readonly number[], want: readonly number[]): boolean {
+  return actual.length === want.length && actual.every((d, i) => d === want[i]);
+}
+
+/**
+ * Checks the config's values against its tensor index: embedding [vocab_size, d_model], attention [d_model, d_model],
+ * FFN widths, expert counts and gates of every MoE layer its routing declares, and no layer past enc/dec_layers.
+ * (The index itself is checked against each shard's header when the shard is read.)
+ */
+export function checkAgainstTensors(cfg: ModelConfig): void {
+  const fail = (message: string): never => {
+    throw new ModelFormatError(`config.json: ${message}; the config does not match the model's tensors`);
+  };
+  const D = cfg.dModel;
+  const F = cfg.dFF;
+  const E = cfg.nExperts;
+  const all: Record<string, { shape: number[] }> = { ...cfg.tensors, ...(cfg.taskTensors ?? {}) };
+  const want = (name: string, shape: number[], where: Record<string, { shape: number[] }> = all): void => {
+    const t = where[name];
+    if (!t) fail(`tensor "${name}" is missing`);
+    else if (!shapeIs(t.shape, shape))
+      fail(`tensor "${name}" is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  };
+  want('embed.weight', [cfg.vocabSize, D]);
+  for (const [stack, n, routing] of [
+    ['encoder', cfg.encLayers, cfg.encRouting],
+    ['decoder', cfg.decLayers, cfg.decRouting],
+  ] as const) {
+    const moe = new Set(cfg.moeLayers[stack]);
+    if (routing === 'dense' && moe.size > 0) fail(`${stack} routing is dense but moe_layers.${stack} lists layers`);
+    for (const name of Object.keys(all)) {
+      const m = new RegExp(`^${stack}\\.layers\\.(\\d+)\\.`).exec(name);
+      if (m && Number(m[1]) >= n) fail(`tensor "${name}" is past ${stack === 'encoder' ? 'enc' : 'dec'}_layers ${n}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const p = `${stack}.layers.${i}`;
+      want(`${p}.self_attn.q.weight`, [D, D]);
+      if (moe.has(i) && routing !== 'dense') {
+        const extractedTask = routing === 'task' && cfg.taskTensors !== undefined;
+        if (extractedTask) {
+          want(`${p}.ffn.wi.weight`, [cfg.topK * F, D], cfg.taskTensors);
+          continue;
+        }
+        want(`${p}.moe.wi`, [E, F, D]);
+        want(`${p}.moe.wo`, [E, D, F]);
+        if (routing === 'token') want(`${p}.moe.gate.weight`, [E, D]);
+        else {
+          const table = all[`${p}.moe.gate.table`];
+          if (table?.shape.length !== 2 || table.shape[1] !== E || (table.shape[0] as number) < 1) {
+            fail(`tensor "${p}.moe.gate.table" must be [tasks, ${E}]`);
+          }
+        }
+      } else {
+        want(`${p}.ffn.wi.weight`, [F, D]);
+      }
+    }
+  }
 }

@@ -9,7 +9,7 @@ export class UnsafePathError extends TaskmoeError {
   /** The field holding the name, e.g. `tokenizer`, `shards[0]`, `tasks.de.shards[0].file`. */
   readonly field: string;
   /** The offending name, as written. */
-  readonly name: string;
+  readonly path: string;
   constructor(file: string, field: string, name: string, why: string) {
     super(
       'unsafe-path',
@@ -17,7 +17,7 @@ export class UnsafePathError extends TaskmoeError {
     );
     this.file = file;
     this.field = field;
-    this.name = name;
+    this.path = name;
   }
 }
 
