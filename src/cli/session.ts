@@ -1,15 +1,19 @@
 // What every GPU command shares: one GPU context through Dawn, a model folder checked before any weight is read,
 // and errors that name the file they are about.
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UnknownLanguageError } from '../engine/errors';
 import { LocalTranslator } from '../engine/local-translator';
 import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
 import { nodeGpu } from '../gpu/node';
 import type { ModelConfig } from '../model/config';
 import { readConfig } from '../runtime/load-model';
+import { findFile, type Manifest, parseManifest } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import { resolveModelLocation } from '../runtime/model-source';
 import { nodeFiles } from '../runtime/node-files';
+import { memoryCache, ShardLoader } from '../runtime/shard-loader';
 
 /** The GPU context of this process, created on first use; {@link disposeGpu} releases it. */
 let gpuContext: GpuContext | null = null;
@@ -31,9 +35,15 @@ export interface TrackedFiles extends ModelFiles {
   readonly lastPath: string | null;
 }
 
-/** The files of model folder `dir`. Throws {@link ModelNotFoundError} if it is not a folder. */
-export function modelFolder(dir: string): TrackedFiles {
-  const root = resolve(dir);
+/**
+ * The files of the model `spec` names, as the library takes it: a model folder or its manifest.json, as a path or
+ * file:// URL (read from disk; an export without manifest.json too), or an http(s) URL (read through the manifest,
+ * each file verified against its sha256). Throws {@link ModelNotFoundError} if a local model is not a folder.
+ */
+export function modelFolder(spec: string): TrackedFiles {
+  const where = resolveModelLocation(spec);
+  if (!where.local) return remoteModel(where.manifestUrl, where.baseUrl);
+  const root = fileURLToPath(where.baseUrl);
   let isDir = false;
   try {
     isDir = statSync(root).isDirectory();
@@ -42,10 +52,14 @@ export function modelFolder(dir: string): TrackedFiles {
   }
   if (!isDir) {
     const err = new ModelNotFoundError(root);
-    err.message = `Model folder "${root}" does not exist. Pass --model a folder with config.json, spm.model and weights-*.safetensors (e.g. models/task_task).`;
+    err.message = `Model folder "${root}" does not exist. Pass --model a folder with config.json, spm.model and weights-*.safetensors (e.g. models/task_task), its manifest.json, or an http(s) URL of one.`;
     throw err;
   }
-  const files = nodeFiles(root);
+  return tracked(nodeFiles(root), (path) => join(root, path));
+}
+
+/** Files whose last path read is remembered, for error messages. */
+function tracked(files: ModelFiles, fullPath: (path: string) => string): TrackedFiles {
   let lastPath: string | null = null;
   return {
     location: files.location,
@@ -53,10 +67,26 @@ export function modelFolder(dir: string): TrackedFiles {
       return lastPath;
     },
     read(path, opts) {
-      lastPath = `${root}/${path}`;
+      lastPath = fullPath(path);
       return files.read(path, opts);
     },
   };
+}
+
+/** A model served over http(s): its manifest is read on first use, and every file is verified against it. */
+function remoteModel(manifestUrl: string, baseUrl: string): TrackedFiles {
+  const loader = new ShardLoader({ baseUrl, cache: memoryCache() });
+  let manifest: Promise<Manifest> | null = null;
+  const files: ModelFiles = {
+    location: baseUrl,
+    async read(path, opts) {
+      manifest ??= loader.json(manifestUrl).then(parseManifest);
+      const entry = findFile(await manifest, path);
+      if (!entry) throw new ModelNotFoundError(`${loader.url(path)} (not listed in ${manifestUrl})`);
+      return loader.load(entry, opts?.signal ? { signal: opts.signal } : {});
+    },
+  };
+  return tracked(files, (path) => loader.url(path));
 }
 
 /**
@@ -90,7 +120,7 @@ export async function checkModel(files: TrackedFiles, to: readonly string[]): Pr
   return cfg;
 }
 
-/** Loads the model in `dir` for translation into `to` (checked first) on the process's GPU context. */
+/** Loads the model `dir` names (see {@link modelFolder}) for translation into `to` (checked first) on the process's GPU context. */
 export async function openTranslator(dir: string, to: string): Promise<LocalTranslator> {
   const files = modelFolder(dir);
   await checkModel(files, [to]);

@@ -1,5 +1,5 @@
 // createTranslator: picks the implementation of Translator from the options.
-import { openTranslator } from './open-translator';
+import { resolveModelLocation } from '../runtime/model-source';
 import type { CreateTranslatorOptions, Translator } from './translator';
 import type { WasmTranslator } from './wasm-translator';
 import { WorkerTranslator } from './worker-translator';
@@ -20,8 +20,9 @@ import { WorkerTranslator } from './worker-translator';
 export async function createTranslator(opts: CreateTranslatorOptions): Promise<Translator> {
   const { worker, ...rest } = opts;
   if (worker) {
-    const model = new URL(rest.model, globalThis.location?.href ?? 'http://localhost/').toString();
-    return WorkerTranslator.create(worker, { ...rest, model });
+    return WorkerTranslator.create(worker, { ...rest, model: resolveModelLocation(rest.model).manifestUrl });
   }
+  // Loaded on demand, so that an app running the engine in a worker ships neither it nor its shaders here.
+  const { openTranslator } = await import('./open-translator');
   return openTranslator(rest);
 }

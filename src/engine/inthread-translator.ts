@@ -5,6 +5,7 @@ import { adapterName, createGpuContext, DeviceLostError, type GpuContext } from 
 import { TranslationAbortedError } from '../model/search';
 import { filesForTask, findFile, type Manifest, type ManifestFile, parseManifest } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import { fileAwareFetch, resolveModelLocation } from '../runtime/model-source';
 import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
 import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { LocalTranslator } from './local-translator';
@@ -43,10 +44,10 @@ export function defaultMemoryBudget(limits: { maxBufferSize: number }): number {
 export async function openModel(
   opts: Pick<InThreadTranslatorOptions, 'model' | 'fetch' | 'cache' | 'warn'>,
 ): Promise<{ manifest: Manifest; loader: ShardLoader }> {
-  const manifestUrl = new URL(opts.model, globalThis.location?.href ?? 'http://localhost/').toString();
+  const { manifestUrl, baseUrl, local } = resolveModelLocation(opts.model);
   const loader = new ShardLoader({
-    baseUrl: manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1),
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    baseUrl,
+    ...(opts.fetch || local ? { fetch: local ? fileAwareFetch(opts.fetch) : opts.fetch } : {}),
     ...(opts.cache ? { cache: opts.cache } : {}),
     ...(opts.warn ? { warn: opts.warn } : {}),
   });
