@@ -1,8 +1,10 @@
 // Prepares the models the demo page serves: extracts the committed models into a git-ignored folder under public/
-// (served by Vite at /demo-models/) and writes models.json, the list the page offers. Run by `npm run demo` (predemo);
+// (served by Vite at /models/, so /models/task_task/manifest.json is the shipped task_task in the form the library
+// loads: manifest, trunk and per-language shards, each with its sha256) and writes models.json, the list the page
+// offers. Run by `npm run demo` (predemo);
 // does nothing for a model whose source has not changed since it was last prepared.
 //
-//   node dist/prepare-demo/prepare-demo-models.js [--out public/demo-models] [--fixtures-only]
+//   node dist/prepare-demo/prepare-demo-models.js [--out public/models] [--fixtures-only]
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -90,7 +92,7 @@ function sources(fixturesOnly: boolean): Source[] {
 
 /** Options of {@link prepareDemoModels}. */
 export interface PrepareOptions {
-  /** Output folder, served by Vite (default public/demo-models). */
+  /** Output folder, served by Vite (default public/models). */
   out?: string;
   /** Only the tiny test models (what the browser test uses). */
   fixturesOnly?: boolean;
@@ -99,7 +101,7 @@ export interface PrepareOptions {
 
 /** Prepares every demo model that is missing or stale and writes `<out>/models.json`; returns the list. */
 export async function prepareDemoModels(opts: PrepareOptions = {}): Promise<DemoModelList> {
-  const out = resolve(opts.out ?? 'public/demo-models');
+  const out = resolve(opts.out ?? 'public/models');
   const log = opts.log ?? (() => {});
   await mkdir(out, { recursive: true });
   const models: DemoModel[] = [];

@@ -16,10 +16,10 @@ export interface DemoModel {
   note?: string;
 }
 
-/** Where the list is: `?models=<url>` (the browser test serves its own), else /demo-models/models.json. */
+/** Where the list is: `?models=<url>` (the browser test serves its own), else /models/models.json. */
 export function modelListUrl(): string {
   const q = new URLSearchParams(location.search).get('models');
-  return new URL(q ?? '/demo-models/models.json', location.href).toString();
+  return new URL(q ?? '/models/models.json', location.href).toString();
 }
 
 /** Reads the list; manifest paths in it are relative to the list's URL. */

@@ -1,6 +1,7 @@
 // Text to source pieces and length-sorted batches, shared by the WebGPU engine (local-translator.ts) and the WASM
 // engine (ort-model.ts, wasm-translator.ts) so that both split, batch and join texts the same way.
 import type { ModelConfig } from '../model/config';
+import { checkBatchSize } from './options';
 import { segment } from './segment';
 
 /** Encodes and decodes pieces of text (the SentencePiece tokenizer). */
@@ -58,8 +59,12 @@ export function sourcePieces(texts: readonly string[], to: string, cfg: ModelCon
   return { pieces, owner, join, onStep };
 }
 
-/** Indices of `src` grouped into batches of at most `batchSize`, shortest first (less padding per batch). */
+/**
+ * Indices of `src` grouped into batches of at most `batchSize`, shortest first (less padding per batch). Throws
+ * `InvalidOptionError` unless `batchSize` is an integer from 1 to the stated limit.
+ */
 export function lengthBatches(src: ReadonlyArray<readonly number[]>, batchSize: number): number[][] {
+  checkBatchSize(batchSize);
   const order = src.map((_, i) => i).sort((a, b) => (src[a] as number[]).length - (src[b] as number[]).length);
   const out: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));

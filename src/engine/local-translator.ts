@@ -6,6 +6,7 @@ import { type LoadedModel, loadModel, loadTaskShard, taskPrefix } from '../runti
 import type { ModelFiles } from '../runtime/model-files';
 import { lengthBatches, sourcePieces } from './batching';
 import { UnknownLanguageError } from './errors';
+import { checkTranslateCall } from './options';
 
 /** Options of {@link LocalTranslator.translate}. */
 export interface TranslateOptions {
@@ -206,6 +207,7 @@ export class LocalTranslator {
    * than the model's maximum length are split at sentence boundaries (or hard-split) and translated in pieces.
    */
   async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    checkTranslateCall(texts, opts);
     this.checkLanguage(opts.to);
     const {
       pieces,
