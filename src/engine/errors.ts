@@ -37,3 +37,13 @@ export class WorkerFailedError extends TaskmoeError {
     );
   }
 }
+
+/** A public option or argument has the wrong type or is out of range (beam, batchSize, maxSteps, texts, to). */
+export class InvalidOptionError extends TaskmoeError {
+  /** The option, e.g. `beam`, `texts[3]`. */
+  readonly option: string;
+  constructor(option: string, problem: string) {
+    super('invalid-option', `Option "${option}" ${problem}. See the Limits and errors section of taskmoe's README.`);
+    this.option = option;
+  }
+}

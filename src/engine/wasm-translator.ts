@@ -13,6 +13,7 @@ import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
 import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
+import { checkTranslateCall } from './options';
 import { OrtModel } from './ort-model';
 import { SerialQueue, translateAsStream } from './stream';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
@@ -146,6 +147,7 @@ export class WasmTranslator implements Translator {
   }
 
   async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    checkTranslateCall(texts, opts);
     this.check(opts.to);
     const input = [...texts];
     return this.enqueue(() => this.run(input, opts));

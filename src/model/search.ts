@@ -34,6 +34,9 @@ export interface BeamOptions extends SearchOptions {
   alpha?: number;
 }
 
+/** Widest beam the engines decode (the top-k kernel returns at most 2 x beam = 16 candidates per row). */
+export const MAX_BEAM = 8;
+
 function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new TranslationAbortedError();
 }
@@ -122,7 +125,9 @@ export async function beamSearch(
   const K = opts.beam;
   const V = cfg.vocabSize;
   const steps = Math.min(opts.maxSteps, cfg.maxLen);
-  if (!Number.isInteger(K) || K < 1 || 2 * K > 16) throw new RangeError(`beam must be an integer in [1, 8], got ${K}`);
+  if (!Number.isInteger(K) || K < 1 || K > MAX_BEAM) {
+    throw new RangeError(`beam must be an integer in [1, ${MAX_BEAM}], got ${K}`);
+  }
   const rec = ctx.recorder();
   const enc = model.encode(rec, w, src, opts.trace);
   const rowTasks = ctx.upload(Uint32Array.from(src.taskIds), [B], 'u32');
