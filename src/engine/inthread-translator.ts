@@ -9,6 +9,7 @@ import { fileAwareFetch, resolveModelLocation } from '../runtime/model-source';
 import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
 import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { LocalTranslator } from './local-translator';
+import { checkTranslateCall } from './options';
 import { SerialQueue, translateAsStream } from './stream';
 import type {
   Activation,
@@ -223,6 +224,7 @@ export class InThreadTranslator implements Translator {
   }
 
   async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+    checkTranslateCall(texts, opts);
     this.check(opts.to);
     const input = [...texts];
     return this.enqueue(() => this.withRecovery(() => this.run(input, opts)));
