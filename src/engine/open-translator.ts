@@ -21,5 +21,5 @@ export async function openTranslator(opts: InThreadTranslatorOptions): Promise<T
       );
     }
   }
-  return WasmTranslator.create(model.manifest, model.loader);
+  return WasmTranslator.create(model.manifest, model.loader, opts.wasm ? { wasm: opts.wasm } : {});
 }

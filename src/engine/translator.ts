@@ -2,6 +2,8 @@
 // WorkerTranslator (a proxy to an InThreadTranslator in a Web Worker, over comlink). Every method is async so that
 // both implementations have the same shape; every value crossing it is structured-cloneable.
 
+import type { WasmOptions } from './onnxruntime';
+
 /** Which engine runs the model. `auto` picks WebGPU where there is an adapter, else WASM. */
 export type Backend = 'webgpu' | 'wasm' | 'auto';
 
@@ -139,7 +141,10 @@ export interface Translator {
 
 /** Options of `createTranslator`. */
 export interface CreateTranslatorOptions {
-  /** URL of the model's manifest.json (absolute, or relative to the page). */
+  /**
+   * The model: its folder or its manifest.json, as an http(s) URL (absolute, or relative to the page or worker), or
+   * in Node a filesystem path or file:// URL (an export without manifest.json is read whole).
+   */
   model: string;
   /**
    * A Worker running `taskmoe/worker` (`new Worker(new URL('taskmoe/worker', import.meta.url), { type: 'module' })`);
@@ -150,4 +155,6 @@ export interface CreateTranslatorOptions {
   backend?: Backend;
   /** Bytes of weights to keep on the GPU; default a quarter of the adapter's maxBufferSize, at least 256 MiB. */
   memoryBudget?: number;
+  /** onnxruntime-web's settings for the WASM backend (`wasmPaths`, `numThreads`); ignored on WebGPU. */
+  wasm?: WasmOptions;
 }

@@ -14,6 +14,7 @@ import { SentencePieceTokenizer } from '../tokenizer';
 import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { checkTranslateCall } from './options';
+import { loadOnnxRuntime, type WasmOptions } from './onnxruntime';
 import { OrtModel } from './ort-model';
 import { SerialQueue, translateAsStream } from './stream';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
@@ -61,9 +62,13 @@ export class WasmTranslator implements Translator {
     };
   }
 
-  /** A WASM translator over the manifest already read by `loader`. Loads onnxruntime-web. */
-  static async create(manifest: Manifest, loader: ShardLoader): Promise<WasmTranslator> {
-    const ort = (await import('onnxruntime-web')) as Ort;
+  /** A WASM translator over the manifest already read by `loader`. Loads onnxruntime-web with `opts.wasm`. */
+  static async create(
+    manifest: Manifest,
+    loader: ShardLoader,
+    opts: { wasm?: WasmOptions } = {},
+  ): Promise<WasmTranslator> {
+    const ort = await loadOnnxRuntime(opts.wasm);
     return new WasmTranslator(manifest, loader, ort);
   }
 
