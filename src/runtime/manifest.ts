@@ -1,4 +1,6 @@
 import { TaskmoeError } from '../gpu/errors';
+import { checkFileName, MAX_FILE_NAME_LENGTH } from './paths';
+import { bool, dict, type Fail, int, list, literal, obj, optional, str } from './schema';
 
 /** One file of a model with its size and digest. */
 export interface ManifestFile {
@@ -37,38 +39,67 @@ export class ManifestError extends TaskmoeError {
   }
 }
 
-function isFile(v: unknown): v is ManifestFile {
-  const f = v as ManifestFile;
-  return (
-    typeof f === 'object' &&
-    f !== null &&
-    typeof f.file === 'string' &&
-    !f.file.includes('..') &&
-    !f.file.startsWith('/') &&
-    Number.isSafeInteger(f.bytes) &&
-    f.bytes >= 0 &&
-    typeof f.sha256 === 'string' &&
-    /^[0-9a-f]{64}$/.test(f.sha256)
-  );
-}
+/** Largest file a manifest may list (bytes); larger entries are refused before anything is fetched. */
+export const MAX_FILE_BYTES = 2 ** 31 - 1;
+/** Largest manifest.json accepted (bytes). */
+export const MAX_MANIFEST_BYTES = 16 * 2 ** 20;
+/** Most languages and files per list a manifest may hold. */
+export const MAX_MANIFEST_ENTRIES = 10_000;
 
-/** Validates parsed manifest.json. */
+const fileRule = obj({
+  file: str(MAX_FILE_NAME_LENGTH),
+  bytes: int(0, MAX_FILE_BYTES),
+  sha256: str(64, /^[0-9a-f]{64}$/, 'a lowercase hex sha256'),
+});
+const bytesRule = int(0, Number.MAX_SAFE_INTEGER);
+
+/** The declaration of manifest.json. */
+const MANIFEST_SCHEMA = obj({
+  format: literal('taskmoe-manifest'),
+  version: literal(1),
+  model: optional(str(200)),
+  extracted: optional(bool),
+  config: fileRule,
+  tokenizer: fileRule,
+  trunk: list(fileRule, 0, MAX_MANIFEST_ENTRIES),
+  tasks: dict(obj({ shards: list(fileRule, 0, MAX_MANIFEST_ENTRIES), bytes: bytesRule }), MAX_MANIFEST_ENTRIES),
+  features: optional(list(str(100), 0, 100)),
+  memory: optional(obj({ trunkBytes: bytesRule, taskBytes: dict(bytesRule, MAX_MANIFEST_ENTRIES) })),
+});
+
+const failManifest: Fail = (field, problem) => {
+  throw new ManifestError(`"${field}" ${problem}`);
+};
+
+/**
+ * Validates parsed manifest.json against its declaration: types and bounds of every field (sizes at most
+ * {@link MAX_FILE_BYTES}), at least one language, and every file name a plain name inside the model's folder
+ * (`UnsafePathError` naming the field otherwise).
+ */
 export function parseManifest(json: unknown): Manifest {
-  const m = json as Manifest;
-  if (typeof m !== 'object' || m === null || m.format !== 'taskmoe-manifest' || m.version !== 1) {
-    throw new ManifestError('not a taskmoe manifest (format "taskmoe-manifest", version 1)');
-  }
-  if (!isFile(m.config) || !isFile(m.tokenizer)) throw new ManifestError('config or tokenizer entry is invalid');
-  if (!Array.isArray(m.trunk) || !m.trunk.every(isFile)) throw new ManifestError('trunk must be a list of files');
-  if (typeof m.tasks !== 'object' || m.tasks === null || Object.keys(m.tasks).length === 0) {
-    throw new ManifestError('tasks must list at least one language');
-  }
+  const m = MANIFEST_SCHEMA(json, '', failManifest);
+  if (Object.keys(m.tasks).length === 0) throw new ManifestError('"tasks" must list at least one language');
+  const named = (f: ManifestFile, field: string): ManifestFile => ({
+    file: checkFileName(f.file, 'manifest.json', `${field}.file`),
+    bytes: f.bytes,
+    sha256: f.sha256,
+  });
+  const tasks: Manifest['tasks'] = {};
   for (const [lang, t] of Object.entries(m.tasks)) {
-    if (!Array.isArray(t.shards) || !t.shards.every(isFile) || !Number.isSafeInteger(t.bytes)) {
-      throw new ManifestError(`task "${lang}" is invalid`);
-    }
+    tasks[lang] = { shards: t.shards.map((f, i) => named(f, `tasks.${lang}.shards[${i}]`)), bytes: t.bytes };
   }
-  return m;
+  return {
+    format: 'taskmoe-manifest',
+    version: 1,
+    model: m.model ?? 'unnamed',
+    extracted: m.extracted ?? false,
+    config: named(m.config, 'config'),
+    tokenizer: named(m.tokenizer, 'tokenizer'),
+    trunk: m.trunk.map((f, i) => named(f, `trunk[${i}]`)),
+    tasks,
+    features: m.features ?? [],
+    memory: m.memory ?? { trunkBytes: 0, taskBytes: {} },
+  };
 }
 
 /** The files `lang` needs: config, tokenizer, the trunk and its own shards. */

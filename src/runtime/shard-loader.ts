@@ -1,9 +1,10 @@
 // Downloads model files listed in a manifest: streamed with progress, cancellable, verified against the manifest's
 // sha256 before anyone sees the bytes, and cached (Cache API, else IndexedDB, else memory). Browser-safe; in Node the
 // fetch and the cache are injected.
-import { TaskmoeError } from '../gpu/errors';
-import type { ManifestFile } from './manifest';
+import { LimitExceededError, TaskmoeError } from '../gpu/errors';
+import { MAX_FILE_BYTES, MAX_MANIFEST_BYTES, type ManifestFile } from './manifest';
 import { ModelNotFoundError } from './model-files';
+import { resolveModelFile } from './paths';
 
 /** A downloaded (or cached) file does not match the manifest's size or sha256, even after one refetch. */
 export class IntegrityError extends TaskmoeError {
@@ -242,9 +243,9 @@ export class ShardLoader {
     return this.cache.kind;
   }
 
-  /** Absolute URL of a file of the model. */
+  /** Absolute URL of a file of the model; throws `UnsafePathError` for a name that leaves the model's folder. */
   url(file: string): string {
-    return new URL(file, this.baseUrl).toString();
+    return resolveModelFile(new URL(this.baseUrl), file, 'manifest.json', 'file').toString();
   }
 
   private key(f: ManifestFile): string {
@@ -332,7 +333,8 @@ export class ShardLoader {
       try {
         bytes = await this.download(f, onProgress, signal);
       } catch (e) {
-        if (e instanceof DownloadAbortedError || e instanceof ModelNotFoundError || attempt === 1) throw e;
+        // Typed failures (aborted, missing, larger than the manifest says) are final; a broken stream is retried.
+        if (e instanceof TaskmoeError || attempt === 1) throw e;
         this.warn(`${f.file}: the download broke off (${(e as Error).message}); fetching it again`);
         continue;
       }
@@ -393,49 +395,19 @@ export class ShardLoader {
       throw new ModelNotFoundError(url, { cause });
     }
     if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);
+    // The manifest's byte count bounds everything: a larger Content-Length or body is refused before it is buffered.
     const header = Number(res.headers.get('content-length'));
-    const total = Number.isSafeInteger(header) && header > 0 ? header : f.bytes;
-    if (!res.body) {
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      this.stats.bytesDownloaded += bytes.byteLength;
-      onProgress?.({ shard: f.file, loaded: bytes.byteLength, total, cached: false });
-      return bytes;
+    if (res.headers.get('content-length') !== null && Number.isSafeInteger(header) && header > f.bytes) {
+      await res.body?.cancel().catch(() => {});
+      throw tooLarge(f.file, header, f.bytes);
     }
-    const reader = res.body.getReader();
-    let buf = new Uint8Array(Math.max(total, f.bytes, 1));
-    let n = 0;
-    const onAbort = (): void => {
-      reader.cancel().catch(() => {});
-    };
-    signal?.addEventListener('abort', onAbort);
-    try {
-      onProgress?.({ shard: f.file, loaded: 0, total, cached: false });
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (e) {
-          if (signal?.aborted) throw new DownloadAbortedError(f.file);
-          throw e;
-        }
-        if (signal?.aborted) throw new DownloadAbortedError(f.file);
-        if (chunk.done) break;
-        const c = chunk.value;
-        if (n + c.byteLength > buf.byteLength) {
-          const bigger = new Uint8Array(Math.max(2 * buf.byteLength, n + c.byteLength));
-          bigger.set(buf.subarray(0, n));
-          buf = bigger;
-        }
-        buf.set(c, n);
-        n += c.byteLength;
-        this.stats.bytesDownloaded += c.byteLength;
-        onProgress?.({ shard: f.file, loaded: n, total, cached: false });
-      }
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-      reader.releaseLock?.();
-    }
-    return n === buf.byteLength ? buf : buf.slice(0, n);
+    const total = f.bytes;
+    onProgress?.({ shard: f.file, loaded: 0, total, cached: false });
+    const bytes = await readCapped(res, f.bytes, f.file, signal, (n, chunk) => {
+      this.stats.bytesDownloaded += chunk;
+      onProgress?.({ shard: f.file, loaded: n, total, cached: false });
+    });
+    return bytes;
   }
 
   /**
@@ -452,8 +424,9 @@ export class ShardLoader {
         ...(signal ? { signal } : {}),
       });
       if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      this.stats.bytesDownloaded += bytes.byteLength;
+      const bytes = await readCapped(res, MAX_MANIFEST_BYTES, url, signal, (_, chunk) => {
+        this.stats.bytesDownloaded += chunk;
+      });
       text = new TextDecoder().decode(bytes);
       JSON.parse(text);
       try {
@@ -463,6 +436,7 @@ export class ShardLoader {
       }
     } catch (e) {
       if (signal?.aborted) throw new DownloadAbortedError(url);
+      if (e instanceof LimitExceededError) throw e;
       const cached = await this.cache.get(key).catch(() => undefined);
       if (!cached) throw e instanceof TaskmoeError ? e : new ModelNotFoundError(url, { cause: e });
       this.warn(`${url}: unreachable (${(e as Error).message}); using the cached copy`);
@@ -470,4 +444,69 @@ export class ShardLoader {
     }
     return JSON.parse(text);
   }
+}
+
+function tooLarge(file: string, got: number, allowed: number): LimitExceededError {
+  return new LimitExceededError('bytesPerDownload', got, allowed, file, {
+    message: `${file}: the server sends ${got > allowed ? `more than ${allowed}` : got} bytes, but the manifest says ${allowed}; the download was stopped. The server holds a different file: re-upload the model or check the manifest.`,
+  });
+}
+
+/**
+ * The body of `res`, at most `max` bytes: one buffer of `max` bytes (never sized from Content-Length), the stream
+ * cancelled and {@link LimitExceededError} thrown as soon as more arrives. `onChunk` gets the bytes so far and the
+ * chunk's size.
+ */
+async function readCapped(
+  res: Response,
+  max: number,
+  file: string,
+  signal: AbortSignal | undefined,
+  onChunk: (loaded: number, chunk: number) => void,
+): Promise<Uint8Array> {
+  if (!Number.isSafeInteger(max) || max < 0 || max > MAX_FILE_BYTES) throw tooLarge(file, max, MAX_FILE_BYTES);
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.byteLength > max) throw tooLarge(file, bytes.byteLength, max);
+    onChunk(bytes.byteLength, bytes.byteLength);
+    return bytes;
+  }
+  const reader = res.body.getReader();
+  // Grown by doubling up to `max`, so that a short or empty body does not cost a buffer of the full size.
+  let buf = new Uint8Array(Math.min(max, 1 << 20));
+  let n = 0;
+  const onAbort = (): void => {
+    reader.cancel().catch(() => {});
+  };
+  signal?.addEventListener('abort', onAbort);
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        if (signal?.aborted) throw new DownloadAbortedError(file);
+        throw e;
+      }
+      if (signal?.aborted) throw new DownloadAbortedError(file);
+      if (chunk.done) break;
+      const c = chunk.value;
+      if (n + c.byteLength > max) {
+        reader.cancel().catch(() => {});
+        throw tooLarge(file, n + c.byteLength, max);
+      }
+      if (n + c.byteLength > buf.byteLength) {
+        const bigger = new Uint8Array(Math.min(max, Math.max(2 * buf.byteLength, n + c.byteLength)));
+        bigger.set(buf.subarray(0, n));
+        buf = bigger;
+      }
+      buf.set(c, n);
+      n += c.byteLength;
+      onChunk(n, c.byteLength);
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    reader.releaseLock?.();
+  }
+  return n === buf.byteLength ? buf : buf.slice(0, n);
 }
