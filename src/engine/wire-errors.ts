@@ -1,13 +1,20 @@
 // Errors crossing the worker boundary: structured clone keeps neither the class nor the fields of a TaskmoeError, so
 // the worker sends {name, code, message, fields} and this side rebuilds an instance of the same class.
-import { DeviceLostError, TaskmoeError, WebGPUUnavailableError } from '../gpu/errors';
+import { DeviceLostError, LimitExceededError, TaskmoeError, WebGPUUnavailableError } from '../gpu/errors';
 import { ModelFormatError } from '../model/config';
 import { TranslationAbortedError } from '../model/search';
 import { ManifestError } from '../runtime/manifest';
 import { ModelNotFoundError } from '../runtime/model-files';
+import { UnsafePathError } from '../runtime/paths';
 import { SafetensorsError } from '../runtime/safetensors';
 import { DownloadAbortedError, IntegrityError } from '../runtime/shard-loader';
-import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from './errors';
+import {
+  BackendUnavailableError,
+  InvalidOptionError,
+  TranslatorDisposedError,
+  UnknownLanguageError,
+  WorkerFailedError,
+} from './errors';
 
 /** An error as it crosses a MessagePort. */
 export interface WireError {
@@ -35,6 +42,9 @@ const CLASSES: Record<string, { prototype: object }> = {
   TranslatorDisposedError,
   UnknownLanguageError,
   WorkerFailedError,
+  InvalidOptionError,
+  LimitExceededError,
+  UnsafePathError,
 };
 
 /** Flattens an error for postMessage. */
