@@ -1,4 +1,5 @@
 // The public API of the taskmoe package.
+/// <reference types="@webgpu/types" preserve="true" />
 export { createTranslator } from './engine/create-translator';
 export {
   BackendUnavailableError,
@@ -20,10 +21,13 @@ export type {
   TranslateOptions,
   Translator,
 } from './engine/translator';
+export type { WasmOptions } from './engine/wasm-options';
 export { WasmTranslator } from './engine/wasm-translator';
 export { WorkerTranslator } from './engine/worker-translator';
 export { createGpuContext, DeviceLostError, type GpuContext, TaskmoeError, WebGPUUnavailableError } from './gpu';
-export { TranslationAbortedError } from './model/search';
+export { DependencyMissingError } from './gpu/dependency';
+export { type ModelLocation, ModelLocationError, resolveModelLocation } from './runtime/model-source';
+export { TranslationAbortedError } from './model/errors';
 export { type Manifest, ManifestError, type ManifestFile } from './runtime/manifest';
 export { ModelNotFoundError } from './runtime/model-files';
 export { exportOnnx, type F32Reader, type FoldedGate, type OnnxModels, type OnnxOptions } from './runtime/onnx-export';

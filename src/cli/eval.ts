@@ -1,10 +1,12 @@
 // taskmoe eval: translates a source file and scores it against references with chrF2 and BLEU (as sacrebleu).
+import { TRANSLATE_LIMITS } from '../engine/options';
 import { bleuTokenizerFor, corpusBleu } from '../eval/bleu';
 import { corpusChrf } from '../eval/chrf';
 import { adapterName, TaskmoeError } from '../gpu';
 import { parseOptions, required } from './args';
 import type { Io } from './io';
 import { readLines } from './lines';
+import { checkOutputFile } from './output-paths';
 import { openTranslator } from './session';
 import { decodeOptions, TRANSLATE_OPTIONS } from './translate';
 
@@ -43,6 +45,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
   const o = decodeOptions('eval', opts);
   const srcPath = required('eval', opts, 'src', '<file> (source sentences)');
   const refPath = required('eval', opts, 'ref', '<file> (reference translations)');
+  if (typeof opts.out === 'string') checkOutputFile('eval', opts.out, [srcPath, refPath, o.model]);
   const src = await readLines(srcPath);
   const ref = await readLines(refPath);
   if (src.length !== ref.length) {
@@ -56,13 +59,18 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
   let seconds: number;
   try {
     const t0 = performance.now();
-    hyps = await tr.translate(src, {
-      to: o.to,
-      beam: o.beam,
-      batchSize: o.batch,
-      signal: io.signal,
-      ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }),
-    });
+    hyps = [];
+    // In calls of at most TRANSLATE_LIMITS.textsPerCall lines, the library's stated limit.
+    for (let i = 0; i < src.length; i += TRANSLATE_LIMITS.textsPerCall) {
+      const part = await tr.translate(src.slice(i, i + TRANSLATE_LIMITS.textsPerCall), {
+        to: o.to,
+        beam: o.beam,
+        batchSize: o.batch,
+        signal: io.signal,
+        ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }),
+      });
+      hyps.push(...part);
+    }
     seconds = (performance.now() - t0) / 1000;
   } finally {
     tr.dispose();

@@ -6,6 +6,7 @@ import { exportOnnx, shardReader } from '../runtime/onnx-export';
 import { parseSafetensors } from '../runtime/safetensors';
 import { parseOptions, required, UsageError } from './args';
 import type { Io } from './io';
+import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
 
 export const EXPORT_ONNX_HELP = `Usage: taskmoe export-onnx --model <dir> --out <dir> [--tasks de,fr]
@@ -49,6 +50,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
       : undefined;
   if (tasks && tasks.length === 0) throw new UsageError('--tasks needs at least one language, e.g. --tasks de,fr.');
   const files = modelFolder(model);
+  if (!/^https?:/i.test(model)) checkOutputFolder('export-onnx', out, files.location);
   const cfg = await checkModel(files, tasks ?? []);
   const trunk = [];
   for (const s of cfg.shards) trunk.push(parseSafetensors(await files.read(s), { name: s }));

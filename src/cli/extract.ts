@@ -2,6 +2,7 @@
 import { extractModel } from '../runtime/extract-node';
 import { parseOptions, required, UsageError } from './args';
 import type { Io } from './io';
+import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
 
 export const EXTRACT_HELP = `Usage: taskmoe extract --model <dir> --out <dir> [--tasks de,fr]
@@ -38,6 +39,7 @@ export async function extractCommand(argv: readonly string[], io: Io): Promise<n
       : undefined;
   if (tasks && tasks.length === 0) throw new UsageError('--tasks needs at least one language, e.g. --tasks de,fr.');
   const files = modelFolder(model);
+  if (!/^https?:/i.test(model)) checkOutputFolder('extract', out, files.location);
   await checkModel(files, tasks ?? []);
   const res = await extractModel(files, out, tasks ? { tasks } : {});
   const trunk = res.manifest.trunk;

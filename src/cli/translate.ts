@@ -1,5 +1,6 @@
 // taskmoe translate: UTF-8 lines on stdin, exactly one translation per line on stdout, in order.
 import type { TranslateOptions } from '../engine/local-translator';
+import { TRANSLATE_LIMITS } from '../engine/options';
 import { type OptionSpecs, parseOptions, positiveInt, required } from './args';
 import type { Io } from './io';
 import { oneLine, readStdin, splitLines } from './lines';
@@ -14,8 +15,8 @@ longer than the model's maximum length are split at sentence boundaries and tran
 Options:
   --model <dir>      model folder (config.json, spm.model, weights-*.safetensors), e.g. models/task_task
   --to <lang>        target language, one of the model's languages (see config.json "languages")
-  --beam <n>         beam width; 1 is greedy decoding (default 1)
-  --batch <n>        sentences decoded together (default 32)
+  --beam <n>         beam width from 1 (greedy decoding, the default) to 8
+  --batch <n>        sentences decoded together, 1 to 1024 (default 32)
   --max-steps <n>    decoding steps at most per sentence (default: min(max_len, 2 x source length + 10))
   -h, --help         this help
 `;
@@ -30,12 +31,15 @@ export const TRANSLATE_OPTIONS: OptionSpecs = {
 
 /** The decoding options shared by translate and eval. */
 export function decodeOptions(command: string, opts: ReturnType<typeof parseOptions>) {
-  const maxSteps = opts['max-steps'] === undefined ? undefined : positiveInt(command, opts, 'max-steps', 1, 100_000);
+  const maxSteps =
+    opts['max-steps'] === undefined
+      ? undefined
+      : positiveInt(command, opts, 'max-steps', 1, TRANSLATE_LIMITS.maxSteps);
   return {
     model: required(command, opts, 'model', '<dir> (a model folder)'),
     to: required(command, opts, 'to', '<lang> (a target language)'),
-    beam: positiveInt(command, opts, 'beam', 1, 64),
-    batch: positiveInt(command, opts, 'batch', 32, 4096),
+    beam: positiveInt(command, opts, 'beam', 1, TRANSLATE_LIMITS.beam),
+    batch: positiveInt(command, opts, 'batch', 32, TRANSLATE_LIMITS.batchSize),
     ...(maxSteps === undefined ? {} : { maxSteps }),
   };
 }

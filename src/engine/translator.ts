@@ -2,7 +2,7 @@
 // WorkerTranslator (a proxy to an InThreadTranslator in a Web Worker, over comlink). Every method is async so that
 // both implementations have the same shape; every value crossing it is structured-cloneable.
 
-import type { WasmOptions } from './onnxruntime';
+import type { WasmOptions } from './wasm-options';
 
 /** Which engine runs the model. `auto` picks WebGPU where there is an adapter, else WASM. */
 export type Backend = 'webgpu' | 'wasm' | 'auto';

@@ -14,9 +14,10 @@ import { SentencePieceTokenizer } from '../tokenizer';
 import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
 import { checkTranslateCall } from './options';
-import { loadOnnxRuntime, type WasmOptions } from './onnxruntime';
+import { loadOnnxRuntime } from './onnxruntime';
 import { OrtModel } from './ort-model';
 import { SerialQueue, translateAsStream } from './stream';
+import type { WasmOptions } from './wasm-options';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
 
 type Ort = typeof import('onnxruntime-web');

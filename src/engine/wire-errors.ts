@@ -2,7 +2,7 @@
 // the worker sends {name, code, message, fields} and this side rebuilds an instance of the same class.
 import { DeviceLostError, LimitExceededError, TaskmoeError, WebGPUUnavailableError } from '../gpu/errors';
 import { ModelFormatError } from '../model/config';
-import { TranslationAbortedError } from '../model/search';
+import { TranslationAbortedError } from '../model/errors';
 import { ManifestError } from '../runtime/manifest';
 import { ModelNotFoundError } from '../runtime/model-files';
 import { UnsafePathError } from '../runtime/paths';

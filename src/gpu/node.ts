@@ -1,7 +1,7 @@
 /**
  * WebGPU in Node through Dawn (the `webgpu` package). Not imported by browser code.
  */
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { existsSync } from 'node:fs';
 import { importOptional } from './dependency';
 

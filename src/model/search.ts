@@ -1,19 +1,15 @@
 // Greedy and beam search over TransformerModel, ported from training/taskmoe_train/model.py (greedy, beam) so that
 // the engine's translations equal PyTorch's. The GPU computes logits, argmax and per-beam top-k; the CPU keeps
 // hypotheses and decides when to stop (model/beam-state.ts, shared with the WASM engine).
-import { type GpuContext, TaskmoeError, type Tensor } from '../gpu';
+import type { GpuContext, Tensor } from '../gpu';
 import { argmax, topk } from '../kernels/argmax';
 import { softmax } from '../kernels/softmax';
 import { BeamState } from './beam-state';
+import { TranslationAbortedError } from './errors';
 import { GreedyState } from './greedy-state';
 import type { SourceBatch, Trace, TransformerModel, Weights } from './transformer';
 
-/** Decoding was cancelled through an AbortSignal. */
-export class TranslationAbortedError extends TaskmoeError {
-  constructor() {
-    super('aborted', 'The translation was aborted.');
-  }
-}
+export { TranslationAbortedError };
 
 export interface SearchOptions {
   /** Decoding steps at most (the model's max_len caps it). */
