@@ -32,9 +32,7 @@ export const TRANSLATE_OPTIONS: OptionSpecs = {
 /** The decoding options shared by translate and eval. */
 export function decodeOptions(command: string, opts: ReturnType<typeof parseOptions>) {
   const maxSteps =
-    opts['max-steps'] === undefined
-      ? undefined
-      : positiveInt(command, opts, 'max-steps', 1, TRANSLATE_LIMITS.maxSteps);
+    opts['max-steps'] === undefined ? undefined : positiveInt(command, opts, 'max-steps', 1, TRANSLATE_LIMITS.maxSteps);
   return {
     model: required(command, opts, 'model', '<dir> (a model folder)'),
     to: required(command, opts, 'to', '<lang> (a target language)'),
