@@ -10,14 +10,14 @@ import { checkOutputFile } from './output-paths';
 import { openTranslator } from './session';
 import { decodeOptions, TRANSLATE_OPTIONS } from './translate';
 
-export const EVAL_HELP = `Usage: taskmoe eval --model <dir> --to <lang> --src <file> --ref <file> [options]
+export const EVAL_HELP = `Usage: taskmoe eval --model <model> --to <lang> --src <file> --ref <file> [options]
 
 Translates the lines of --src into --to and scores them against the lines of --ref (one reference per line) with
 chrF2 and BLEU computed as sacrebleu 2.x does (chrF2: character 6-grams, beta 2; BLEU: tokenizer 13a, zh for
 Chinese targets, exp smoothing). Prints the scores and the translation speed.
 
 Options:
-  --model <dir>      model folder, e.g. models/task_task
+  --model <model>    model folder or its manifest.json: a path, file:// or http(s) URL, e.g. models/task_task
   --to <lang>        target language, one of the model's languages
   --src <file>       source sentences, UTF-8, one per line
   --ref <file>       reference translations, UTF-8, as many lines as --src

@@ -9,7 +9,7 @@ import type { Io } from './io';
 import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
 
-export const EXPORT_ONNX_HELP = `Usage: taskmoe export-onnx --model <dir> --out <dir> [--tasks de,fr]
+export const EXPORT_ONNX_HELP = `Usage: taskmoe export-onnx --model <model> --out <dir> [--tasks de,fr]
 
 Writes <out>/<lang>/encoder.onnx, decoder-step.onnx and decoder.onnx (opset 17, f32) for each language of a model:
 extracted or not, any routing. Task-routed MoE layers are folded for the language; token-routed ones are gated in the
@@ -22,7 +22,7 @@ decoder.onnx (recomputes the prefix): inputs tgt int64 [B, T], pos int64 [T], ca
 output logits f32 [B, T, V].
 
 Options:
-  --model <dir>      model folder (extracted or not)
+  --model <model>    model folder or its manifest.json: a path, file:// or http(s) URL (extracted or not)
   --out <dir>        folder to write the graphs to
   --tasks <list>     comma-separated languages (default: all of the model's)
   -h, --help         this help
@@ -39,7 +39,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
     await io.out(EXPORT_ONNX_HELP);
     return 0;
   }
-  const model = required('export-onnx', opts, 'model', '<dir> (a model folder)');
+  const model = required('export-onnx', opts, 'model', '<model> (a model folder, its manifest.json or URL)');
   const out = required('export-onnx', opts, 'out', '<dir> (where to write the graphs)');
   const tasks =
     typeof opts.tasks === 'string'

@@ -5,13 +5,13 @@ import type { Io } from './io';
 import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
 
-export const EXTRACT_HELP = `Usage: taskmoe extract --model <dir> --out <dir> [--tasks de,fr]
+export const EXTRACT_HELP = `Usage: taskmoe extract --model <model> --out <dir> [--tasks de,fr]
 
 Extracts from a model whose MoE layers route by task (target language) the experts each language uses, and writes
 a smaller model folder (config.json, spm.model, shards) to --out that translates into those languages only.
 
 Options:
-  --model <dir>      source model folder, e.g. models/task_task
+  --model <model>    source model folder or its manifest.json: a path, file:// or http(s) URL, e.g. models/task_task
   --out <dir>        folder to write the extracted model to
   --tasks <list>     comma-separated target languages to keep (default: all of the model's languages)
   -h, --help         this help
@@ -28,7 +28,7 @@ export async function extractCommand(argv: readonly string[], io: Io): Promise<n
     await io.out(EXTRACT_HELP);
     return 0;
   }
-  const model = required('extract', opts, 'model', '<dir> (the source model folder)');
+  const model = required('extract', opts, 'model', '<model> (the source model folder, its manifest.json or URL)');
   const out = required('extract', opts, 'out', '<dir> (where to write the extracted model)');
   const tasks =
     typeof opts.tasks === 'string'

@@ -6,14 +6,15 @@ import type { Io } from './io';
 import { oneLine, readStdin, splitLines } from './lines';
 import { openTranslator } from './session';
 
-export const TRANSLATE_HELP = `Usage: taskmoe translate --model <dir> --to <lang> [options] < input.txt > output.txt
+export const TRANSLATE_HELP = `Usage: taskmoe translate --model <model> --to <lang> [options] < input.txt > output.txt
 
 Translates UTF-8 text from stdin, one sentence or paragraph per line, and writes exactly one line per input line
 to stdout, in order. Empty and whitespace-only lines give empty lines; \\n and \\r\\n line ends are accepted; lines
 longer than the model's maximum length are split at sentence boundaries and translated in pieces.
 
 Options:
-  --model <dir>      model folder (config.json, spm.model, weights-*.safetensors), e.g. models/task_task
+  --model <model>    model folder (config.json, spm.model, weights-*.safetensors; extracted or not) or its
+                     manifest.json, as a path, file:// or http(s) URL, e.g. models/task_task
   --to <lang>        target language, one of the model's languages (see config.json "languages")
   --beam <n>         beam width from 1 (greedy decoding, the default) to 8
   --batch <n>        sentences decoded together, 1 to 1024 (default 32)
@@ -34,7 +35,7 @@ export function decodeOptions(command: string, opts: ReturnType<typeof parseOpti
   const maxSteps =
     opts['max-steps'] === undefined ? undefined : positiveInt(command, opts, 'max-steps', 1, TRANSLATE_LIMITS.maxSteps);
   return {
-    model: required(command, opts, 'model', '<dir> (a model folder)'),
+    model: required(command, opts, 'model', '<model> (a model folder, its manifest.json or URL)'),
     to: required(command, opts, 'to', '<lang> (a target language)'),
     beam: positiveInt(command, opts, 'beam', 1, TRANSLATE_LIMITS.beam),
     batch: positiveInt(command, opts, 'batch', 32, TRANSLATE_LIMITS.batchSize),
