@@ -43,7 +43,7 @@ export interface TrackedFiles extends ModelFiles {
 export function modelFolder(spec: string): TrackedFiles {
   const where = resolveModelLocation(spec);
   if (!where.local) return remoteModel(where.manifestUrl, where.baseUrl);
-  const root = fileURLToPath(where.baseUrl);
+  const root = fileURLToPath(where.baseUrl).replace(/(.)[\\/]+$/, '$1');
   let isDir = false;
   try {
     isDir = statSync(root).isDirectory();
