@@ -16,8 +16,15 @@ export interface Io {
 /** The process's stdin, stdout and stderr; Ctrl-C aborts `signal` (a second Ctrl-C exits at once). */
 export function processIo(): Io {
   const ctl = new AbortController();
+  let abortedAt = 0;
   process.on('SIGINT', () => {
-    if (ctl.signal.aborted) process.exit(130);
+    // Signals closer than 200 ms count as one: a terminal's Ctrl-C reaches this process and the filtering parent
+    // (quiet-stderr.ts), which forwards it.
+    if (ctl.signal.aborted) {
+      if (Date.now() - abortedAt > 200) process.exit(130);
+      return;
+    }
+    abortedAt = Date.now();
     ctl.abort();
   });
   // A closed pipe (`taskmoe translate ... | head`) ends the program quietly.

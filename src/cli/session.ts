@@ -1,6 +1,6 @@
 // What every GPU command shares: one GPU context through Dawn, a model folder checked before any weight is read,
 // and errors that name the file they are about.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnknownLanguageError } from '../engine/errors';
@@ -9,11 +9,11 @@ import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
 import { nodeGpu } from '../gpu/node';
 import type { ModelConfig } from '../model/config';
 import { readConfig } from '../runtime/load-model';
-import { findFile, type Manifest, parseManifest } from '../runtime/manifest';
+import { findFile, MAX_MANIFEST_BYTES, type Manifest, ManifestError, parseManifest } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { resolveModelLocation } from '../runtime/model-source';
-import { nodeFiles } from '../runtime/node-files';
-import { memoryCache, ShardLoader } from '../runtime/shard-loader';
+import { nodeFiles, readRegularFile } from '../runtime/node-files';
+import { IntegrityError, memoryCache, ShardLoader, sha256Hex } from '../runtime/shard-loader';
 
 /** The GPU context of this process, created on first use; {@link disposeGpu} releases it. */
 let gpuContext: GpuContext | null = null;
@@ -55,7 +55,44 @@ export function modelFolder(spec: string): TrackedFiles {
     err.message = `Model folder "${root}" does not exist. Pass --model a folder with config.json, spm.model and weights-*.safetensors (e.g. models/task_task), its manifest.json, or an http(s) URL of one.`;
     throw err;
   }
-  return tracked(nodeFiles(root), (path) => join(root, path));
+  return tracked(verifiedFolder(root), (path) => join(root, path));
+}
+
+/**
+ * A model folder on disk; where it holds a manifest.json, every file read is checked against it first (listed, its
+ * size and sha256), as the library checks downloads: a damaged or swapped shard fails with `IntegrityError`.
+ */
+function verifiedFolder(root: string): ModelFiles {
+  const files = nodeFiles(root);
+  let manifest: Promise<Manifest | null> | null = null;
+  const readManifest = async (): Promise<Manifest | null> => {
+    const path = join(root, 'manifest.json');
+    if (!existsSync(path)) return null;
+    const bytes = await readRegularFile(path, { root, maxBytes: MAX_MANIFEST_BYTES, field: 'manifest.json' });
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new ManifestError(`${path} is not valid JSON`);
+    }
+    return parseManifest(json);
+  };
+  return {
+    location: files.location,
+    async read(path, opts) {
+      manifest ??= readManifest();
+      const m = await manifest;
+      if (!m) return files.read(path, opts);
+      const entry = findFile(m, path);
+      if (!entry) throw new ModelNotFoundError(`${join(root, path)} (not listed in ${join(root, 'manifest.json')})`);
+      const bytes = await files.read(path, opts);
+      const sha256 = await sha256Hex(bytes);
+      if (bytes.byteLength !== entry.bytes || sha256 !== entry.sha256) {
+        throw new IntegrityError(join(root, path), entry, { bytes: bytes.byteLength, sha256 }, true);
+      }
+      return bytes;
+    },
+  };
 }
 
 /** Files whose last path read is remembered, for error messages. */

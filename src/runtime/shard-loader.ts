@@ -11,10 +11,15 @@ export class IntegrityError extends TaskmoeError {
   readonly file: string;
   readonly expected: { bytes: number; sha256: string };
   readonly actual: { bytes: number; sha256: string };
-  constructor(file: string, expected: ManifestFile, actual: { bytes: number; sha256: string }) {
+  /** `local`: the file was read from disk (not downloaded and refetched). */
+  constructor(file: string, expected: ManifestFile, actual: { bytes: number; sha256: string }, local = false) {
     super(
       'integrity',
-      `${file}: got ${actual.bytes} bytes with sha256 ${actual.sha256}, the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256} (refetched once). The server holds a different or damaged file: re-upload the model or check the manifest.`,
+      `${file}: got ${actual.bytes} bytes with sha256 ${actual.sha256}, the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}${
+        local
+          ? '. The file on disk is damaged or belongs to another model: re-extract or re-download the model.'
+          : ' (refetched once). The server holds a different or damaged file: re-upload the model or check the manifest.'
+      }`,
     );
     this.file = file;
     this.expected = { bytes: expected.bytes, sha256: expected.sha256 };
