@@ -191,6 +191,8 @@ export class InThreadTranslator implements Translator {
     }
     this.resident = [...this.resident.filter((l) => l !== lang), lang];
     this.evict();
+    // Dawn frees destroyed buffers (and upload staging memory) only as the queue's work completes.
+    await this.ctx.sync();
   }
 
   /** Unloads least recently used task shards while the resident weights exceed the budget (never the newest). */
@@ -220,6 +222,7 @@ export class InThreadTranslator implements Translator {
     return this.enqueue(async () => {
       if (this.local?.extracted) this.local.unload(lang);
       this.resident = this.resident.filter((l) => l !== lang);
+      await this.ctx.sync();
     });
   }
 
@@ -360,6 +363,7 @@ export class InThreadTranslator implements Translator {
       bytesDownloaded: this.loader.stats.bytesDownloaded,
       bytesFromCache: this.loader.stats.bytesFromCache,
       bytesResident: this.local?.loaded.store.bytes() ?? 0,
+      bytesAllocated: (this.local?.loaded.store.bytes() ?? 0) + this.ctx.pool.stats().bytesAllocated,
       memoryBudget: this.memoryBudget,
       resident: [...this.resident],
       evictions: this.counters.evictions,

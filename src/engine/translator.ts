@@ -95,6 +95,11 @@ export interface Stats {
   bytesFromCache: number;
   /** Bytes of weights on the GPU now (trunk plus resident tasks). */
   bytesResident: number;
+  /**
+   * Bytes of GPU buffers the engine holds now: resident weights plus pooled activation buffers (WebGPU; absent for
+   * the WASM engine).
+   */
+  bytesAllocated?: number;
   /** Budget for resident weights, in bytes; least recently used task shards are evicted past it. */
   memoryBudget: number;
   /** Languages whose sub-network is on the GPU now, least recently used first. */
