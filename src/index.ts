@@ -8,11 +8,13 @@ export {
   WorkerFailedError,
 } from './engine/errors';
 export { defaultMemoryBudget, InThreadTranslator, type InThreadTranslatorOptions } from './engine/inthread-translator';
+export { resolveLanguage } from './engine/languages';
 export { openTranslator } from './engine/open-translator';
 export type {
   Activation,
   Backend,
   CreateTranslatorOptions,
+  LanguageProgress,
   LayerActivation,
   LoadOptions,
   PartialTranslation,
@@ -21,17 +23,32 @@ export type {
   TranslateOptions,
   Translator,
 } from './engine/translator';
+export {
+  createTranslatorApi,
+  DownloadProgressEvent,
+  TranslatorApi,
+  type TranslatorApiSource,
+  type TranslatorAvailability,
+  type TranslatorCallOptions,
+  TranslatorCreateMonitor,
+  type TranslatorCreateOptions,
+  type TranslatorLanguageOptions,
+  TranslatorSession,
+} from './engine/translator-api';
 export type { WasmOptions } from './engine/wasm-options';
 export { WasmTranslator } from './engine/wasm-translator';
+export { exposeTranslatorHost, type TranslatorHost, type TranslatorHostOptions } from './engine/worker-host';
 export { WorkerTranslator } from './engine/worker-translator';
 export { createGpuContext, DeviceLostError, type GpuContext, TaskmoeError, WebGPUUnavailableError } from './gpu';
 export { DependencyMissingError } from './gpu/dependency';
-export { type ModelLocation, ModelLocationError, resolveModelLocation } from './runtime/model-source';
 export { TranslationAbortedError } from './model/errors';
 export { type Manifest, ManifestError, type ManifestFile } from './runtime/manifest';
 export { ModelNotFoundError } from './runtime/model-files';
+export { type ModelLocation, ModelLocationError, resolveModelLocation } from './runtime/model-source';
 export { exportOnnx, type F32Reader, type FoldedGate, type OnnxModels, type OnnxOptions } from './runtime/onnx-export';
 export {
+  type CacheEntry,
+  type CacheUsage,
   cacheApiCache,
   DownloadAbortedError,
   defaultCache,

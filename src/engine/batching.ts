@@ -20,9 +20,14 @@ export interface SourcePieces {
   join(ids: ReadonlyArray<readonly number[] | undefined>): string[];
   /**
    * Turns a per-batch step callback (rows: piece indices, partial: their ids so far) into whole-text partial outputs
-   * (finished pieces plus the live ones).
+   * (finished pieces plus the live ones) and, per text, the prefix of it that the final output starts with: the
+   * pieces of the batches already finished, in order, up to the first piece not known to be finished, plus that
+   * piece's ids so far when `prefixStable` (greedy decoding, where they only grow; not beam search).
    */
-  onStep(onPartial: (texts: string[]) => void): (rows: readonly number[], partial: readonly number[][]) => void;
+  onStep(
+    onPartial: (texts: string[], stable: string[]) => void,
+    prefixStable?: boolean,
+  ): (rows: readonly number[], partial: readonly number[][]) => void;
 }
 
 /**
@@ -47,13 +52,35 @@ export function sourcePieces(texts: readonly string[], to: string, cfg: ModelCon
     });
     return parts.map((p) => p.join(sep));
   };
-  const onStep = (onPartial: (texts: string[]) => void) => {
+  const onStep = (onPartial: (texts: string[], stable: string[]) => void, prefixStable = false) => {
     const live: Array<readonly number[] | undefined> = new Array(pieces.length);
+    // A piece is finished once a step reports a batch without it after one with it (batches run one after another).
+    const finished = new Uint8Array(pieces.length);
+    let current = new Set<number>();
+    const stable = (): string[] =>
+      texts.map((_, i) => {
+        const parts: string[] = [];
+        for (let j = 0; j < pieces.length; j++) {
+          if (owner[j] !== i) continue;
+          const ids = live[j];
+          if (finished[j] && ids) {
+            parts.push(tok.decode(ids));
+            continue;
+          }
+          if (prefixStable && ids) parts.push(tok.decode(ids));
+          break;
+        }
+        return parts.join(sep);
+      });
     return (rows: readonly number[], partial: readonly number[][]): void => {
+      if (!rows.every((j) => current.has(j))) {
+        for (const j of current) finished[j] = 1;
+        current = new Set(rows);
+      }
       rows.forEach((j, k) => {
         live[j] = partial[k];
       });
-      onPartial(join(live));
+      onPartial(join(live), stable());
     };
   };
   return { pieces, owner, join, onStep };

@@ -6,8 +6,11 @@ import { TranslationAbortedError } from '../model/search';
 import { filesForTask, findFile, type Manifest, type ManifestFile, parseManifest } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { fileAwareFetch, resolveModelLocation } from '../runtime/model-source';
-import { type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
+import { type CacheUsage, type FileProgress, type ShardCache, ShardLoader } from '../runtime/shard-loader';
+import { withAbortReason } from './abort';
 import { BackendUnavailableError, TranslatorDisposedError, UnknownLanguageError } from './errors';
+import { LanguageProgressTracker, listedFiles, prefetchFiles, textList } from './language-progress';
+import { resolveLanguage } from './languages';
 import { LocalTranslator } from './local-translator';
 import { checkTranslateCall } from './options';
 import { SerialQueue, translateAsStream } from './stream';
@@ -34,6 +37,11 @@ export interface InThreadTranslatorOptions extends Omit<CreateTranslatorOptions,
   createContext?: () => Promise<GpuContext>;
   /** Where warnings go; default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Delete the cached files of this model's folder that its current manifest does not list (older versions of the
+   * model) when the translator is created; default true.
+   */
+  evictStale?: boolean;
 }
 
 /** Default budget for resident weights: a quarter of the adapter's maxBufferSize, clamped to [256 MiB, 2 GiB]. */
@@ -108,6 +116,7 @@ export class InThreadTranslator implements Translator {
       throw new BackendUnavailableError('wasm', 'InThreadTranslator runs on WebGPU; use createTranslator for "wasm".');
     }
     const { manifest, loader } = model ?? (await openModel(opts));
+    if (opts.evictStale !== false) await loader.evictStale(listedFiles(manifest));
     const createContext = opts.createContext ?? (() => createGpuContext());
     let ctx: GpuContext;
     try {
@@ -140,10 +149,13 @@ export class InThreadTranslator implements Translator {
     });
   }
 
-  private check(lang: string): void {
+  /** The model's name for the BCP 47 tag `lang` (`DE` -> `de`); throws UnknownLanguageError when there is none. */
+  private check(lang: string): string {
     if (this.disposed) throw new TranslatorDisposedError();
     const langs = Object.keys(this.manifest.tasks);
-    if (!langs.includes(lang)) throw new UnknownLanguageError(lang, langs);
+    const resolved = resolveLanguage(lang, langs);
+    if (resolved === undefined) throw new UnknownLanguageError(lang, langs);
+    return resolved;
   }
 
   private fileEntry(path: string): ManifestFile {
@@ -161,8 +173,8 @@ export class InThreadTranslator implements Translator {
   }
 
   async load(lang: string, opts: LoadOptions = {}): Promise<void> {
-    this.check(lang);
-    return this.enqueue(() => this.withRecovery(() => this.ensureLoaded(lang, opts)));
+    const l = this.check(lang);
+    return withAbortReason(opts.signal, () => this.enqueue(() => this.withRecovery(() => this.ensureLoaded(l, opts))));
   }
 
   /** Runs `fn`; if the device was lost meanwhile, re-creates it, reloads the resident tasks and runs `fn` once more. */
@@ -178,9 +190,17 @@ export class InThreadTranslator implements Translator {
 
   private async ensureLoaded(lang: string, opts: LoadOptions): Promise<void> {
     if (opts.signal?.aborted) throw new TranslationAbortedError();
+    const own = this.manifest.tasks[lang]?.shards ?? [];
+    const needed = !this.local ? filesForTask(this.manifest, lang) : this.local.isLoaded(lang) ? [] : own;
+    const progress = new LanguageProgressTracker(lang, needed, opts.onLanguageProgress);
+    progress.start();
+    const onProgress = opts.onProgress;
     this.current = {
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      onProgress: (p) => {
+        onProgress?.(p);
+        progress.file(p);
+      },
     };
     try {
       this.local ??= await LocalTranslator.create(this.ctx, this.files);
@@ -189,6 +209,7 @@ export class InThreadTranslator implements Translator {
     } finally {
       this.current = null;
     }
+    progress.finish();
     this.resident = [...this.resident.filter((l) => l !== lang), lang];
     this.evict();
     // Dawn frees destroyed buffers (and upload staging memory) only as the queue's work completes.
@@ -207,18 +228,24 @@ export class InThreadTranslator implements Translator {
   }
 
   async prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
-    this.check(lang);
-    for (const f of filesForTask(this.manifest, lang)) {
-      if (await this.loader.has(f)) continue;
-      await this.loader.load(f, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      });
-    }
+    const l = this.check(lang);
+    return withAbortReason(opts.signal, () => prefetchFiles(this.loader, l, filesForTask(this.manifest, l), opts));
+  }
+
+  async isCached(lang: string): Promise<boolean> {
+    return this.loader.isCached(filesForTask(this.manifest, this.check(lang)));
+  }
+
+  async cacheUsage(): Promise<CacheUsage> {
+    return this.loader.cacheUsage();
+  }
+
+  async clearCache(): Promise<void> {
+    await this.loader.clearCache();
   }
 
   async unload(lang: string): Promise<void> {
-    this.check(lang);
+    lang = this.check(lang);
     return this.enqueue(async () => {
       if (this.local?.extracted) this.local.unload(lang);
       this.resident = this.resident.filter((l) => l !== lang);
@@ -226,11 +253,17 @@ export class InThreadTranslator implements Translator {
     });
   }
 
-  async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+  translate(text: string, opts: TranslateOptions): Promise<string>;
+  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
+  translate(texts: string | readonly string[], opts: TranslateOptions): Promise<string | string[]>;
+  async translate(input: string | readonly string[], opts: TranslateOptions): Promise<string | string[]> {
+    const { texts, one } = textList(input);
     checkTranslateCall(texts, opts);
-    this.check(opts.to);
-    const input = [...texts];
-    return this.enqueue(() => this.withRecovery(() => this.run(input, opts)));
+    const o = { ...opts, to: this.check(opts.to) };
+    const out = await withAbortReason(opts.signal, () =>
+      this.enqueue(() => this.withRecovery(() => this.run(texts, o))),
+    );
+    return one ? (out[0] as string) : out;
   }
 
   private async run(texts: string[], opts: TranslateOptions): Promise<string[]> {
@@ -246,7 +279,9 @@ export class InThreadTranslator implements Translator {
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(onPartial ? { onPartial: (p: string[]) => onPartial({ texts: p, done: false }) } : {}),
+      ...(onPartial
+        ? { onPartial: (p: string[], stable: string[]) => onPartial({ texts: p, done: false, stable }) }
+        : {}),
       traceDecoder: local.loaded.cfg.decRouting === 'token',
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -272,8 +307,8 @@ export class InThreadTranslator implements Translator {
     for (const lang of langs) await this.ensureLoaded(lang, {});
   }
 
-  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return translateAsStream(this, texts, opts);
+  translateStream(texts: string | readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
+    return translateAsStream(this, textList(texts).texts, opts);
   }
 
   async activation(): Promise<Activation | null> {

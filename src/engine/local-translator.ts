@@ -23,8 +23,11 @@ export interface TranslateOptions {
   forceSteps?: boolean;
   /** translateIds: after each decoding step, the indices (into `src`) of the batch's rows and their ids so far. */
   onStep?: (rows: readonly number[], partial: readonly number[][]) => void;
-  /** translate: after each decoding step, every text's output so far (finished pieces plus the live ones). */
-  onPartial?: (texts: string[]) => void;
+  /**
+   * translate: after each decoding step, every text's output so far (finished pieces plus the live ones) and the part
+   * of each that the final output starts with (see `SourcePieces.onStep`).
+   */
+  onPartial?: (texts: string[], stable: string[]) => void;
   /**
    * Greedy decoding: steps kept in flight before the oldest one's ids are read back (default 3; 1 reads each step
    * back before recording the next). The ids are the same for any value.
@@ -215,7 +218,7 @@ export class LocalTranslator {
       join,
       onStep: partials,
     } = sourcePieces(texts, opts.to, this.loaded.cfg, this.loaded.tokenizer);
-    const onStep = opts.onPartial ? partials(opts.onPartial) : opts.onStep;
+    const onStep = opts.onPartial ? partials(opts.onPartial, (opts.beam ?? 1) <= 1) : opts.onStep;
     const outIds = pieces.length ? await this.translateIds(pieces, { ...opts, ...(onStep ? { onStep } : {}) }) : [];
     if (this.lastBatch && pieces.length) this.lastBatch.texts = this.lastBatch.texts.map((j) => owner[j] as number);
     return join(outIds);

@@ -21,5 +21,8 @@ export async function openTranslator(opts: InThreadTranslatorOptions): Promise<T
       );
     }
   }
-  return WasmTranslator.create(model.manifest, model.loader, opts.wasm ? { wasm: opts.wasm } : {});
+  return WasmTranslator.create(model.manifest, model.loader, {
+    ...(opts.wasm ? { wasm: opts.wasm } : {}),
+    evictStale: opts.evictStale !== false,
+  });
 }

@@ -21,11 +21,11 @@ export async function* streamFromCallback(
     w?.();
   };
   start((p) => {
-    latest = { texts: [...p.texts], done: false };
+    latest = { texts: [...p.texts], done: false, ...(p.stable ? { stable: [...p.stable] } : {}) };
     notify();
   }).then(
     (texts) => {
-      latest = { texts, done: true };
+      latest = { texts, done: true, stable: texts };
       finished = true;
       notify();
     },

@@ -1,7 +1,7 @@
 // The one engine interface of taskmoe. Two implementations: InThreadTranslator (this thread's GPU device) and
 // WorkerTranslator (a proxy to an InThreadTranslator in a Web Worker, over comlink). Every method is async so that
 // both implementations have the same shape; every value crossing it is structured-cloneable.
-
+import type { CacheUsage } from '../runtime/shard-loader';
 import type { WasmOptions } from './wasm-options';
 
 /** Which engine runs the model. `auto` picks WebGPU where there is an adapter, else WASM. */
@@ -19,11 +19,31 @@ export interface Progress {
   cached: boolean;
 }
 
+/**
+ * Progress of everything one language needs, for one bar: `total` comes from the manifest and is known before the
+ * first byte is fetched (the first report has `loaded` 0); `loaded` only grows and ends equal to `total`.
+ */
+export interface LanguageProgress {
+  /** The language being loaded or prefetched, as the model names it (e.g. "pt-br"). */
+  language: string;
+  /** Bytes received or read from the cache so far, over every file below. */
+  loaded: number;
+  /**
+   * Bytes of the files this call needs: the config, tokenizer and trunk unless they are already loaded, and the
+   * language's own shards (for `prefetch`, every file of the language, cached ones counted as loaded at once).
+   */
+  total: number;
+  /** Files this call needs. */
+  files: number;
+}
+
 /** Options of {@link Translator.load}. */
 export interface LoadOptions {
   /** Called as each file needed for the language arrives (several calls per file). */
   onProgress?: (p: Progress) => void;
-  /** Cancels the downloads; the promise rejects with the signal's reason and nothing is left half-loaded. */
+  /** Called with the progress of the whole language: first with `loaded` 0, last with `loaded === total`. */
+  onLanguageProgress?: (p: LanguageProgress) => void;
+  /** Cancels the downloads; the promise rejects with `signal.reason` and nothing is left half-loaded. */
   signal?: AbortSignal;
 }
 
@@ -33,11 +53,20 @@ export interface PartialTranslation {
   texts: string[];
   /** True on the last update, when `texts` is the final translation. */
   done: boolean;
+  /**
+   * Per text, the part of `texts[i]` that the final translation starts with (greedy decoding: the finished sentences
+   * and the output so far of the first unfinished one; with beam search only finished sentences, as the best live
+   * hypothesis may still change). `translateStreaming` of the Chrome-style facade emits its chunks from it.
+   */
+  stable?: string[];
 }
 
 /** Options of {@link Translator.translate}. */
 export interface TranslateOptions {
-  /** Target language, one of `languages()`. */
+  /**
+   * Target language: a BCP 47 tag matching one of `languages()`, in any case and through likely subtags (`DE`, `pt-BR`,
+   * `zh-Hans`; see `resolveLanguage`).
+   */
   to: string;
   /** Beam width, 1 (default, greedy) to 8. Streaming updates show the best live hypothesis. */
   beam?: number;
@@ -45,7 +74,10 @@ export interface TranslateOptions {
   batchSize?: number;
   /** Decoding steps at most per sentence; default min(max_len, 2 × source length + 10). */
   maxSteps?: number;
-  /** Cancels the translation: it rejects with `TranslationAbortedError` and frees its GPU buffers. */
+  /**
+   * Cancels the translation: it rejects with `signal.reason` (an "AbortError" DOMException unless another reason was
+   * given), like fetch, once its GPU buffers are freed.
+   */
   signal?: AbortSignal;
   /** Called after each decoding step with the partial output of every input text. */
   onPartial?: (p: PartialTranslation) => void;
@@ -130,12 +162,30 @@ export interface Translator {
   /** Languages whose sub-network is on the GPU now. */
   loaded(): Promise<string[]>;
   /**
-   * Translates each text into `opts.to`, one output per input in order; loads the language first if needed. Empty
-   * texts give empty strings; long texts are split into sentences, never truncated.
+   * Translates a text into `opts.to` (a string gives a string), or each text of an array (one output per input, in
+   * order); loads the language first if needed. Empty texts give empty strings; long texts are split into sentences,
+   * never truncated.
    */
+  translate(text: string, opts: TranslateOptions): Promise<string>;
   translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
-  /** As `translate`, yielding the partial output after each decoding step; the last item has `done: true`. */
-  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation>;
+  translate(texts: string | readonly string[], opts: TranslateOptions): Promise<string | string[]>;
+  /**
+   * As `translate`, yielding the partial output after each decoding step; the last item has `done: true`. A string
+   * is translated as one text (`texts` has one entry).
+   */
+  translateStream(texts: string | readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation>;
+  /**
+   * Whether every file `lang` needs (config, tokenizer, trunk, its own shards) is in the cache, so that loading it
+   * needs no network.
+   */
+  isCached(lang: string): Promise<boolean>;
+  /** Bytes and entries in the cache of model files (shared by every model and version cached with it). */
+  cacheUsage(): Promise<CacheUsage>;
+  /**
+   * Deletes every cached model file and manifest (of every model in the cache); what is loaded on the GPU stays
+   * usable. Cached files of older versions of this model are deleted anyway when the translator is created.
+   */
+  clearCache(): Promise<void>;
   /** Expert use of the last translation (null before the first). */
   activation(): Promise<Activation | null>;
   /** Counters: throughput, bytes downloaded and resident. */

@@ -9,16 +9,19 @@ import { filesForTask, findFile, type Manifest, type ManifestFile } from '../run
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { shardReader } from '../runtime/onnx-export';
 import { readShards, type SafetensorsFile } from '../runtime/safetensors';
-import type { FileProgress, ShardLoader } from '../runtime/shard-loader';
+import type { CacheUsage, FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { SentencePieceTokenizer } from '../tokenizer';
+import { withAbortReason } from './abort';
 import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
-import { checkTranslateCall } from './options';
+import { LanguageProgressTracker, listedFiles, prefetchFiles, textList } from './language-progress';
+import { resolveLanguage } from './languages';
 import { loadOnnxRuntime } from './onnxruntime';
+import { checkTranslateCall } from './options';
 import { OrtModel } from './ort-model';
 import { SerialQueue, translateAsStream } from './stream';
-import type { WasmOptions } from './wasm-options';
 import type { Activation, LoadOptions, PartialTranslation, Stats, TranslateOptions, Translator } from './translator';
+import type { WasmOptions } from './wasm-options';
 
 type Ort = typeof import('onnxruntime-web');
 
@@ -63,12 +66,16 @@ export class WasmTranslator implements Translator {
     };
   }
 
-  /** A WASM translator over the manifest already read by `loader`. Loads onnxruntime-web with `opts.wasm`. */
+  /**
+   * A WASM translator over the manifest already read by `loader`. Loads onnxruntime-web. Deletes the cached files of
+   * the model's folder that the manifest does not list (older versions) unless `opts.evictStale` is false.
+   */
   static async create(
     manifest: Manifest,
     loader: ShardLoader,
-    opts: { wasm?: WasmOptions } = {},
+    opts: { evictStale?: boolean; wasm?: WasmOptions } = {},
   ): Promise<WasmTranslator> {
+    if (opts.evictStale !== false) await loader.evictStale(listedFiles(manifest));
     const ort = await loadOnnxRuntime(opts.wasm);
     return new WasmTranslator(manifest, loader, ort);
   }
@@ -85,10 +92,13 @@ export class WasmTranslator implements Translator {
     });
   }
 
-  private check(lang: string): void {
+  /** The model's name for the BCP 47 tag `lang` (`DE` -> `de`); throws UnknownLanguageError when there is none. */
+  private check(lang: string): string {
     if (this.disposed) throw new TranslatorDisposedError();
     const langs = Object.keys(this.manifest.tasks);
-    if (!langs.includes(lang)) throw new UnknownLanguageError(lang, langs);
+    const resolved = resolveLanguage(lang, langs);
+    if (resolved === undefined) throw new UnknownLanguageError(lang, langs);
+    return resolved;
   }
 
   async languages(): Promise<string[]> {
@@ -100,8 +110,8 @@ export class WasmTranslator implements Translator {
   }
 
   async load(lang: string, opts: LoadOptions = {}): Promise<void> {
-    this.check(lang);
-    return this.enqueue(() => this.ensureLoaded(lang, opts));
+    const l = this.check(lang);
+    return withAbortReason(opts.signal, () => this.enqueue(() => this.ensureLoaded(l, opts)));
   }
 
   private async ensureLoaded(lang: string, opts: LoadOptions): Promise<void> {
@@ -112,9 +122,20 @@ export class WasmTranslator implements Translator {
       return;
     }
     if (opts.signal?.aborted) throw new TranslationAbortedError();
+    const own = this.manifest.tasks[lang]?.shards ?? [];
+    const progress = new LanguageProgressTracker(
+      lang,
+      this.cfg ? own : filesForTask(this.manifest, lang),
+      opts.onLanguageProgress,
+    );
+    progress.start();
+    const onProgress = opts.onProgress;
     this.current = {
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      onProgress: (p) => {
+        onProgress?.(p);
+        progress.file(p);
+      },
     };
     try {
       if (!this.cfg) {
@@ -130,21 +151,28 @@ export class WasmTranslator implements Translator {
     } finally {
       this.current = null;
     }
+    progress.finish();
   }
 
   async prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
-    this.check(lang);
-    for (const f of filesForTask(this.manifest, lang)) {
-      if (await this.loader.has(f)) continue;
-      await this.loader.load(f, {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      });
-    }
+    const l = this.check(lang);
+    return withAbortReason(opts.signal, () => prefetchFiles(this.loader, l, filesForTask(this.manifest, l), opts));
+  }
+
+  async isCached(lang: string): Promise<boolean> {
+    return this.loader.isCached(filesForTask(this.manifest, this.check(lang)));
+  }
+
+  async cacheUsage(): Promise<CacheUsage> {
+    return this.loader.cacheUsage();
+  }
+
+  async clearCache(): Promise<void> {
+    await this.loader.clearCache();
   }
 
   async unload(lang: string): Promise<void> {
-    this.check(lang);
+    lang = this.check(lang);
     return this.enqueue(async () => {
       const s = this.sessions.get(lang);
       this.sessions.delete(lang);
@@ -152,11 +180,15 @@ export class WasmTranslator implements Translator {
     });
   }
 
-  async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+  translate(text: string, opts: TranslateOptions): Promise<string>;
+  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
+  translate(texts: string | readonly string[], opts: TranslateOptions): Promise<string | string[]>;
+  async translate(input: string | readonly string[], opts: TranslateOptions): Promise<string | string[]> {
+    const { texts, one } = textList(input);
     checkTranslateCall(texts, opts);
-    this.check(opts.to);
-    const input = [...texts];
-    return this.enqueue(() => this.run(input, opts));
+    const o = { ...opts, to: this.check(opts.to) };
+    const out = await withAbortReason(opts.signal, () => this.enqueue(() => this.run(texts, o)));
+    return one ? (out[0] as string) : out;
   }
 
   private async run(texts: string[], opts: TranslateOptions): Promise<string[]> {
@@ -171,7 +203,9 @@ export class WasmTranslator implements Translator {
       ...(opts.beam !== undefined ? { beam: opts.beam } : {}),
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(onPartial ? { onStep: onStep((t) => onPartial({ texts: t, done: false })) } : {}),
+      ...(onPartial
+        ? { onStep: onStep((t, stable) => onPartial({ texts: t, done: false, stable }), (opts.beam ?? 1) <= 1) }
+        : {}),
     });
     const seconds = (performance.now() - t0) / 1000;
     this.counters.tokens += model.lastOutputTokens;
@@ -180,8 +214,8 @@ export class WasmTranslator implements Translator {
     return join(out);
   }
 
-  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return translateAsStream(this, texts, opts);
+  translateStream(texts: string | readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
+    return translateAsStream(this, textList(texts).texts, opts);
   }
 
   async activation(): Promise<Activation | null> {

@@ -1,11 +1,13 @@
 // The worker side of WorkerTranslator: an InThreadTranslator behind a comlink endpoint. Callbacks arrive as comlink
 // proxies and are released when their call ends; AbortSignals are bridged by call id; errors travel as WireError.
 import * as Comlink from 'comlink';
+import type { CacheUsage } from '../runtime/shard-loader';
 import type { InThreadTranslatorOptions } from './inthread-translator';
 import { openTranslator } from './open-translator';
 import type {
   Activation,
   CreateTranslatorOptions,
+  LanguageProgress,
   PartialTranslation,
   Progress,
   Stats,
@@ -27,13 +29,19 @@ export interface WireTranslateOptions {
   maxSteps?: number;
 }
 
+/**
+ * Options of a worker's engine, set in the worker by {@link exposeTranslatorHost}: the same cache, fetch and engine
+ * options as an in-thread translator takes (functions and caches cannot cross from the main thread).
+ */
+export type TranslatorHostOptions = Partial<Omit<InThreadTranslatorOptions, 'model'>>;
+
 /** What the worker exposes; used through {@link WorkerTranslator}, not directly. */
 export class TranslatorHost {
   private t: Translator | null = null;
   private readonly aborts = new Map<number, AbortController>();
-  private readonly defaults: Partial<InThreadTranslatorOptions>;
+  private readonly defaults: TranslatorHostOptions;
 
-  constructor(defaults: Partial<InThreadTranslatorOptions> = {}) {
+  constructor(defaults: TranslatorHostOptions = {}) {
     this.defaults = defaults;
   }
 
@@ -90,22 +98,46 @@ export class TranslatorHost {
     return this.wrap(() => this.translator.loaded());
   }
 
-  load(lang: string, callId: number | null, onProgress?: Callback<Progress>): Promise<WireResult<void>> {
-    return this.call(callId, [onProgress], (signal) =>
+  load(
+    lang: string,
+    callId: number | null,
+    onProgress?: Callback<Progress>,
+    onLanguageProgress?: Callback<LanguageProgress>,
+  ): Promise<WireResult<void>> {
+    return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
       this.translator.load(lang, {
         ...(signal ? { signal } : {}),
         ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+        ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
       }),
     );
   }
 
-  prefetch(lang: string, callId: number | null, onProgress?: Callback<Progress>): Promise<WireResult<void>> {
-    return this.call(callId, [onProgress], (signal) =>
+  prefetch(
+    lang: string,
+    callId: number | null,
+    onProgress?: Callback<Progress>,
+    onLanguageProgress?: Callback<LanguageProgress>,
+  ): Promise<WireResult<void>> {
+    return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
       this.translator.prefetch(lang, {
         ...(signal ? { signal } : {}),
         ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+        ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
       }),
     );
+  }
+
+  isCached(lang: string): Promise<WireResult<boolean>> {
+    return this.wrap(() => this.translator.isCached(lang));
+  }
+
+  cacheUsage(): Promise<WireResult<CacheUsage>> {
+    return this.wrap(() => this.translator.cacheUsage());
+  }
+
+  clearCache(): Promise<WireResult<void>> {
+    return this.wrap(() => this.translator.clearCache());
   }
 
   unload(lang: string): Promise<WireResult<void>> {
@@ -144,14 +176,24 @@ export class TranslatorHost {
 }
 
 /**
- * Serves a {@link TranslatorHost} on `endpoint` (the worker's global scope by default). `defaults` are merged into
- * the options of every translator it creates (e.g. a Node GPU context factory, a cache).
+ * Serves the engine of a {@link WorkerTranslator} on `endpoint` (the worker's global scope by default). Write a worker
+ * module of your own to configure it, and pass that Worker to `createTranslator({ worker })`:
+ *
+ * ```ts
+ * // my-worker.ts
+ * import { exposeTranslatorHost, indexedDbCache } from 'taskmoe';
+ * exposeTranslatorHost(self, { cache: indexedDbCache('my-app-models'), fetch: (url, init) => fetch(url, init) });
+ * ```
+ *
+ * `options` (cache, fetch, backend, memoryBudget, evictStale, warn, createContext: what an in-thread translator
+ * takes) are merged under the options of every translator the main thread creates through it. `taskmoe/worker` is
+ * this call with no options.
  */
 export function exposeTranslatorHost(
   endpoint: Comlink.Endpoint = globalThis as unknown as Comlink.Endpoint,
-  defaults: Partial<InThreadTranslatorOptions> = {},
+  options: TranslatorHostOptions = {},
 ): TranslatorHost {
-  const host = new TranslatorHost(defaults);
+  const host = new TranslatorHost(options);
   Comlink.expose(host, endpoint);
   return host;
 }

@@ -2,12 +2,15 @@
 // Callbacks travel as comlink proxies (released by the worker when the call ends), AbortSignals as abort messages,
 // errors as WireErrors rebuilt into their classes.
 import * as Comlink from 'comlink';
-import { TranslationAbortedError } from '../model/search';
+import type { CacheUsage } from '../runtime/shard-loader';
+import { withAbortReason } from './abort';
 import { TranslatorDisposedError, WorkerFailedError } from './errors';
+import { textList } from './language-progress';
 import { translateAsStream } from './stream';
 import type {
   Activation,
   CreateTranslatorOptions,
+  LanguageProgress,
   LoadOptions,
   PartialTranslation,
   Progress,
@@ -71,25 +74,28 @@ export class WorkerTranslator implements Translator {
     if (this.disposed) throw new TranslatorDisposedError();
   }
 
-  /** Runs `fn` with a call id whose abort message follows `signal`. */
+  /**
+   * Runs `fn` with a call id whose abort message follows `signal`; a call cancelled through `signal` rejects with
+   * `signal.reason` (this thread's value: a reason does not cross to the worker).
+   */
   private async withSignal<T>(
     signal: AbortSignal | undefined,
-    abortError: () => Error,
     fn: (callId: number | null) => Promise<WireResult<T>>,
   ): Promise<T> {
     this.live();
     if (!signal) return this.unwrap(fn(null));
-    if (signal.aborted) throw abortError();
-    const id = this.nextCall++;
-    const onAbort = (): void => {
-      void this.remote.abort(id);
-    };
-    signal.addEventListener('abort', onAbort);
-    try {
-      return await this.unwrap(fn(id));
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    return withAbortReason(signal, async () => {
+      const id = this.nextCall++;
+      const onAbort = (): void => {
+        void this.remote.abort(id);
+      };
+      signal.addEventListener('abort', onAbort);
+      try {
+        return await this.unwrap(fn(id));
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    });
   }
 
   languages(): Promise<string[]> {
@@ -103,21 +109,42 @@ export class WorkerTranslator implements Translator {
   }
 
   load(lang: string, opts: LoadOptions = {}): Promise<void> {
-    const cb = opts.onProgress;
-    return this.withSignal(
-      opts.signal,
-      () => new TranslationAbortedError(),
-      (id) => this.remote.load(lang, id, cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined),
+    const [cb, lcb] = [opts.onProgress, opts.onLanguageProgress];
+    return this.withSignal(opts.signal, (id) =>
+      this.remote.load(
+        lang,
+        id,
+        cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined,
+        lcb ? Comlink.proxy((p: LanguageProgress) => lcb(p)) : undefined,
+      ),
     );
   }
 
   prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
-    const cb = opts.onProgress;
-    return this.withSignal(
-      opts.signal,
-      () => new TranslationAbortedError(),
-      (id) => this.remote.prefetch(lang, id, cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined),
+    const [cb, lcb] = [opts.onProgress, opts.onLanguageProgress];
+    return this.withSignal(opts.signal, (id) =>
+      this.remote.prefetch(
+        lang,
+        id,
+        cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined,
+        lcb ? Comlink.proxy((p: LanguageProgress) => lcb(p)) : undefined,
+      ),
     );
+  }
+
+  isCached(lang: string): Promise<boolean> {
+    this.live();
+    return this.unwrap(this.remote.isCached(lang));
+  }
+
+  cacheUsage(): Promise<CacheUsage> {
+    this.live();
+    return this.unwrap(this.remote.cacheUsage());
+  }
+
+  clearCache(): Promise<void> {
+    this.live();
+    return this.unwrap(this.remote.clearCache());
   }
 
   unload(lang: string): Promise<void> {
@@ -125,7 +152,16 @@ export class WorkerTranslator implements Translator {
     return this.unwrap(this.remote.unload(lang));
   }
 
-  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+  translate(text: string, opts: TranslateOptions): Promise<string>;
+  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
+  translate(texts: string | readonly string[], opts: TranslateOptions): Promise<string | string[]>;
+  async translate(input: string | readonly string[], opts: TranslateOptions): Promise<string | string[]> {
+    const { texts, one } = textList(input);
+    const out = await this.translateList(texts, opts);
+    return one ? (out[0] as string) : out;
+  }
+
+  private translateList(texts: string[], opts: TranslateOptions): Promise<string[]> {
     const cb = opts.onPartial;
     const wire = {
       to: opts.to,
@@ -133,16 +169,13 @@ export class WorkerTranslator implements Translator {
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
       ...(opts.maxSteps !== undefined ? { maxSteps: opts.maxSteps } : {}),
     };
-    return this.withSignal(
-      opts.signal,
-      () => new TranslationAbortedError(),
-      (id) =>
-        this.remote.translate([...texts], wire, id, cb ? Comlink.proxy((p: PartialTranslation) => cb(p)) : undefined),
+    return this.withSignal(opts.signal, (id) =>
+      this.remote.translate(texts, wire, id, cb ? Comlink.proxy((p: PartialTranslation) => cb(p)) : undefined),
     );
   }
 
-  translateStream(texts: readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
-    return translateAsStream(this, texts, opts);
+  translateStream(texts: string | readonly string[], opts: TranslateOptions): AsyncIterable<PartialTranslation> {
+    return translateAsStream(this, textList(texts).texts, opts);
   }
 
   activation(): Promise<Activation | null> {
