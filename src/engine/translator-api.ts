@@ -91,18 +91,29 @@ function destroyedError(): DOMException {
   return new DOMException('The translator was destroyed.', 'AbortError');
 }
 
-/** A signal that fires when any of `signals` does, with that one's reason. */
-function anySignal(signals: ReadonlyArray<AbortSignal | undefined>): AbortSignal {
+/**
+ * A signal that fires when any of `signals` does, with that one's reason; `release()` unhooks it from them once its
+ * call is over (a translator's own signal lives long and must not collect a listener per call).
+ */
+function linkSignals(signals: ReadonlyArray<AbortSignal | undefined>): { signal: AbortSignal; release(): void } {
   const ac = new AbortController();
+  const offs: Array<() => void> = [];
   for (const s of signals) {
     if (!s) continue;
     if (s.aborted) {
       ac.abort(abortReason(s));
       break;
     }
-    s.addEventListener('abort', () => ac.abort(abortReason(s)), { once: true, signal: ac.signal });
+    const on = (): void => ac.abort(abortReason(s));
+    s.addEventListener('abort', on, { once: true });
+    offs.push(() => s.removeEventListener('abort', on));
   }
-  return ac.signal;
+  return {
+    signal: ac.signal,
+    release: () => {
+      for (const off of offs) off();
+    },
+  };
 }
 
 function isTranslator(src: TranslatorApiSource): src is Translator {
@@ -301,11 +312,9 @@ export class TranslatorSession {
     this.modelLanguage = modelLanguage;
   }
 
-  /** The signal of one call: its own signal or the translator's destruction, whichever fires first. */
-  private callSignal(opts: TranslatorCallOptions | undefined): AbortSignal {
-    const signal = anySignal([this.life.signal, opts?.signal]);
-    if (signal.aborted) throw abortReason(signal);
-    return signal;
+  /** Throws the reason of the call's signal or of the translator's destruction, if either fired. */
+  private checkLive(opts: TranslatorCallOptions | undefined): void {
+    for (const s of [this.life.signal, opts?.signal]) if (s?.aborted) throw abortReason(s);
   }
 
   private checkQuota(input: string): void {
@@ -327,9 +336,14 @@ export class TranslatorSession {
    * DOMException past {@link inputQuota}.
    */
   async translate(input: string, opts?: TranslatorCallOptions): Promise<string> {
-    const signal = this.callSignal(opts);
+    this.checkLive(opts);
     this.checkQuota(input);
-    return this.translator.translate(String(input), { to: this.modelLanguage, signal });
+    const { signal, release } = linkSignals([this.life.signal, opts?.signal]);
+    try {
+      return await this.translator.translate(String(input), { to: this.modelLanguage, signal });
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -339,16 +353,16 @@ export class TranslatorSession {
    * (abort reasons included) error the stream.
    */
   translateStreaming(input: string, opts?: TranslatorCallOptions): ReadableStream<string> {
-    const cancel = new AbortController();
-    let signal: AbortSignal;
     try {
-      signal = anySignal([this.callSignal(opts), cancel.signal]);
+      this.checkLive(opts);
       this.checkQuota(input);
     } catch (e) {
       return new ReadableStream<string>({
         start: (ctl) => ctl.error(e),
       });
     }
+    const cancel = new AbortController();
+    const { signal, release } = linkSignals([this.life.signal, opts?.signal, cancel.signal]);
     const spaced = !this.modelLanguage.toLowerCase().startsWith('zh');
     let sent = '';
     return new ReadableStream<string>({
@@ -368,6 +382,7 @@ export class TranslatorSession {
               if (stable !== undefined) send(settled(stable, spaced));
             },
           })
+          .finally(release)
           .then(
             (out) => {
               if (!out.startsWith(sent)) {
@@ -393,7 +408,7 @@ export class TranslatorSession {
    * `translate` does when aborted or destroyed.
    */
   async measureInputUsage(input: string, opts?: TranslatorCallOptions): Promise<number> {
-    this.callSignal(opts);
+    this.checkLive(opts);
     return String(input).length;
   }
 
