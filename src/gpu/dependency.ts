@@ -31,8 +31,8 @@ function isNotFound(e: unknown, name: string): boolean {
 }
 
 /**
- * Runs `load` (a literal `import('<name>')`, so bundlers still see the dependency); rethrows "not installed" as
- * {@link DependencyMissingError} naming `name` and the `feature` that needs it, and any other failure as it is.
+ * Runs `load` (a dynamic import of the package written out literally, so bundlers still see it); rethrows "not
+ * installed" as {@link DependencyMissingError} naming `name` and the `feature` that needs it, any other failure as is.
  */
 export async function importOptional<T>(name: string, feature: string, load: () => Promise<T>): Promise<T> {
   try {
