@@ -36,6 +36,7 @@ export function fileNameProblem(name: unknown): string | null {
   if (name.length > MAX_FILE_NAME_LENGTH) return `is longer than ${MAX_FILE_NAME_LENGTH} characters`;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is rejected
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character';
+  if (name.trim() !== name) return 'starts or ends with white space';
   if (name.includes('\\')) return 'contains a backslash';
   if (name.includes('%')) return 'contains percent-encoding';
   if (name.includes('?') || name.includes('#')) return 'contains a query or fragment';
@@ -71,7 +72,12 @@ export function folderUrl(base: URL): URL {
 export function resolveModelFile(base: URL, name: string, file = 'model', field = 'file'): URL {
   checkFileName(name, file, field);
   const folder = folderUrl(base);
-  const url = new URL(name, folder);
+  let url: URL;
+  try {
+    url = new URL(name, folder);
+  } catch {
+    throw new UnsafePathError(file, field, name, 'is not a valid URL path');
+  }
   const inside =
     url.protocol === folder.protocol &&
     url.host === folder.host &&

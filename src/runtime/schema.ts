@@ -82,7 +82,11 @@ export function list<T>(item: Rule<T>, min: number, max: number): Rule<T[]> {
     if (!Array.isArray(v) || v.length < min || v.length > max) {
       fail(field, `must be a list of ${min} to ${max} items, got ${Array.isArray(v) ? `${v.length} items` : show(v)}`);
     }
-    return (v as unknown[]).map((x, i) => item(x, `${field}[${i}]`, fail));
+    // An index loop, not map(): map skips the holes of a sparse array, which would pass unchecked.
+    const a = v as unknown[];
+    const out: T[] = new Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = item(a[i], `${field}[${i}]`, fail);
+    return out;
   };
 }
 
