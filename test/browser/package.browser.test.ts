@@ -258,6 +258,7 @@ console.log(JSON.stringify({ out, adapter: stats.adapter }));
       `import {
   createGpuContext,
   createTranslator,
+  createTranslatorApi,
   DependencyMissingError,
   InThreadTranslator,
   type Progress,
@@ -273,6 +274,20 @@ export async function inWorker(worker: Worker): Promise<string[]> {
   await t.load('de', { onProgress: (p: Progress) => console.log(p.shard, p.loaded, p.total) });
   const out = await t.translate(['Open the file.'], { to: 'de' });
   await t.dispose();
+  return out;
+}
+
+export async function facade(worker: Worker): Promise<string> {
+  const Translator = createTranslatorApi({ model: '/models/task_task/manifest.json', worker });
+  const translator = await Translator.create({
+    sourceLanguage: 'en',
+    targetLanguage: 'de',
+    monitor(m) {
+      m.addEventListener('downloadprogress', (e) => console.log(e.loaded.toFixed(2)));
+    },
+  });
+  const out: string = await translator.translate('Open the file.');
+  translator.destroy();
   return out;
 }
 
@@ -319,27 +334,41 @@ export async function inNode(): Promise<string> {
     }
   });
 
-  it('bundled by Vite with only the worker: no WGSL and no onnxruntime-web in the main thread; translates in Chromium', async () => {
+  it('bundled by Vite with only the worker: no WGSL and no onnxruntime-web in the main thread; translates a string into German in Chromium through the Chrome-style facade', async () => {
     const app = join(SCRATCH, 'app');
     mkdirSync(app, { recursive: true });
     writeFileSync(
       join(app, 'index.html'),
       '<!doctype html><html><head><meta charset="utf-8"></head><body><script type="module" src="./main.js"></script></body></html>\n',
     );
+    // Only the worker runs the engine; the page talks to it through the Chrome-style facade.
     writeFileSync(
       join(app, 'main.js'),
-      `import { createTranslator } from 'taskmoe';
+      `import { createTranslatorApi } from 'taskmoe';
 import TaskmoeWorker from 'taskmoe/worker?worker';
 window.run = async (model, text) => {
-  const t = await createTranslator({ model, worker: new TaskmoeWorker() });
+  const api = createTranslatorApi({ model, worker: new TaskmoeWorker() });
+  const pair = { sourceLanguage: 'en', targetLanguage: 'de' };
+  const progress = [];
   try {
-    const [out] = await t.translate([text], { to: 'de' });
-    const unknown = await t.translate([text], { to: 'xx' }).then(String, (e) => \`\${e.name}: \${e.message}\`);
-    return { out, unknown, stats: await t.stats() };
+    const before = await api.availability(pair);
+    const translator = await api.create({
+      ...pair,
+      monitor(m) {
+        m.addEventListener('downloadprogress', (e) => progress.push(e.loaded));
+      },
+    });
+    const out = await translator.translate(text);
+    const after = await api.availability(pair);
+    const engine = await api.engine();
+    const unknown = await engine.translate(text, { to: 'xx' }).then(String, (e) => \`\${e.name}: \${e.message}\`);
+    const stats = await engine.stats();
+    translator.destroy();
+    return { out, progress, before, after, unknown, stats };
   } catch (e) {
     return { error: String(e) };
   } finally {
-    await t.dispose();
+    await api.destroy();
   }
 };
 `,
@@ -380,11 +409,29 @@ window.run = async (model, text) => {
       const res = (await page.evaluate(
         ([model, text]) => (window as unknown as { run: (m: string, t: string) => Promise<unknown> }).run(model, text),
         [`${http.url}/models/task_task/manifest.json`, SRC[0] as string] as const,
-      )) as { out?: string; error?: string; unknown?: string; stats?: { adapter: string } };
+      )) as {
+        out?: string;
+        error?: string;
+        unknown?: string;
+        progress?: number[];
+        before?: string;
+        after?: string;
+        stats?: { adapter: string };
+      };
       expect(res.error, `${res.error}\n${h.consoleLines.join('\n')}`).toBeUndefined();
-      console.log(`[taskmoe] packed package bundled by Vite, in Chromium on ${res.stats?.adapter}: "${res.out}"`);
+      console.log(
+        `[taskmoe] packed package bundled by Vite, in Chromium on ${res.stats?.adapter}: "${res.out}"; progress ${JSON.stringify(res.progress)}`,
+      );
+      expect(typeof res.out).toBe('string');
       expect(res.out?.trim()).not.toBe('');
       expect(res.out).not.toBe(SRC[0]);
+      expect([res.before, res.after]).toEqual(['downloadable', 'available']);
+      // The monitor reports the download from 0 to 1, never going back.
+      const progress = res.progress ?? [];
+      expect(progress.length).toBeGreaterThanOrEqual(2);
+      expect(progress.at(-1)).toBe(1);
+      expect(progress.some((p) => p < 1)).toBe(true);
+      for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1] as number);
       // Errors from the worker keep their class names even in a minified bundle.
       expect(res.unknown).toMatch(/^UnknownLanguageError: /);
       // Nothing but the worker script and model files is fetched at run time.
@@ -479,11 +526,11 @@ window.done = import('./block-${i}.ts').then(() => 'ok', (e) => 'error: ' + (e &
           const logs = (await page.evaluate(() =>
             JSON.stringify((window as unknown as { logs: unknown[] }).logs),
           )) as string;
-          // Each block prints at least one translation: a list of sentences (words with spaces between them).
+          // Each block prints at least one translation: a sentence (words with spaces between them), or a list of them.
           const printed = (JSON.parse(logs) as unknown[][]).flat();
+          const sentence = (v: unknown): boolean => typeof v === 'string' && /\p{L}+ \p{L}+/u.test(v);
           const translations = printed.filter(
-            (v): v is string[] =>
-              Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && /\p{L}+ \p{L}+/u.test(s)),
+            (v) => sentence(v) || (Array.isArray(v) && v.length > 0 && v.every(sentence)),
           );
           expect(translations.length, `block ${i} printed ${logs}`).toBeGreaterThan(0);
           console.log(
