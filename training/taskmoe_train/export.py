@@ -25,7 +25,7 @@ GOLDEN_STEPS = 64
 
 
 def load_checkpoint(run: Path, name: str = "ckpt.pt") -> tuple[TaskMoETransformer, dict]:
-    ck = torch.load(run / name, map_location="cpu")
+    ck = torch.load(run / name, map_location="cpu", weights_only=False)
     cfg = ModelConfig(**ck["config"])
     model = TaskMoETransformer(cfg)
     model.load_state_dict(ck["model"])

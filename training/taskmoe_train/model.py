@@ -82,7 +82,7 @@ class Attention(nn.Module):
         """q [B,h,Lq,dh], k/v [B,h,Lk,dh], mask bool [B,1|Lq,Lk] (True = may attend)."""
         s = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(self.dh))  # [B, h, Lq, Lk]
         s = s.masked_fill(~mask[:, None], float("-inf"))
-        p = torch.softmax(s, dim=-1)
+        p = torch.softmax(s.float(), dim=-1).to(v.dtype)  # f32 softmax also under bf16 autocast
         o = (p @ v).transpose(1, 2).reshape(q.shape[0], q.shape[2], -1)  # [B, Lq, d]
         return self.o(o)
 

@@ -22,7 +22,7 @@ import torch
 
 def save_portable(run: Path, out: Path, ckpt: str = "ckpt.pt") -> dict:
     """From run/ckpt (the full checkpoint, or a weights-only step-N.pt snapshot, which has the state too)."""
-    ck = torch.load(run / ckpt, map_location="cpu")
+    ck = torch.load(run / ckpt, map_location="cpu", weights_only=False)
     out.parent.mkdir(parents=True, exist_ok=True)
     portable = {
         "model": {k: v.half() if v.is_floating_point() else v for k, v in ck["model"].items()},
@@ -47,7 +47,7 @@ def load_export_state(d: Path) -> dict:
 def load_portable(path: Path) -> dict:
     if path.is_dir():
         return load_export_state(path)
-    p = torch.load(path, map_location="cpu")
+    p = torch.load(path, map_location="cpu", weights_only=False)
     p["model"] = {k: v.float() if v.is_floating_point() else v for k, v in p["model"].items()}
     return p
 

@@ -8,6 +8,9 @@ task-routed extraction identity and the top-2 tie rule.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,7 +119,7 @@ def test_resume_equals_continuous(spm_model, tmp_path):
     extra = ["--override", '{"dropout": 0.1}', "--ckpt-every", "2"]
     a = train(parser().parse_args(run_args(spm_model, tmp_path / "a", "token", "task", 6, [*extra, "--save-at", "3,5"])))
     train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 3, extra)))
-    b3 = torch.load(tmp_path / "b" / "ckpt.pt", map_location="cpu")["model"]
+    b3 = torch.load(tmp_path / "b" / "ckpt.pt", map_location="cpu", weights_only=False)["model"]
     b = train(parser().parse_args(run_args(spm_model, tmp_path / "b", "token", "task", 6, extra)))
     assert a["state"]["tokens"] == b["state"]["tokens"]
     sa, sb = a["model"].state_dict(), b["model"].state_dict()
@@ -161,6 +164,44 @@ def test_export_folder_continues_the_run(spm_model, tmp_path):
         assert torch.equal(p["model"][k], v.half().float()), k
     c = train(parser().parse_args(run_args(spm_model, tmp_path / "c", "token", "task", 6, ["--init-from", str(tmp_path / "m")])))
     assert c["state"]["step"] == 6 and c["state"]["tokens"] == a["state"]["tokens"]
+
+
+def test_data_parallel_two_processes_bf16(spm_model, tmp_path):
+    """torchrun, 2 processes (gloo, one thread each), bf16 autocast: a step takes two consecutive batches of the same
+    data order, so 3 data-parallel steps see what 6 single-process steps see; the checkpoint resumes in one process."""
+    single = train(parser().parse_args(run_args(spm_model, tmp_path / "s", "token", "task", 6, [])))
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "training.taskmoe_train.train", "--threads", "1", "--precision", "bf16", "--save-at-tokens", "1",
+        *[("--run-dir" if a == "--run" else a) for a in run_args(spm_model, run, "token", "task", 3)],
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["world"] == 2 and log[-1]["precision"] == "bf16" and log[-1]["step"] == 3
+    ck = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
+    assert ck["state"]["step"] == 3 and ck["state"]["batch_in_epoch"] == 6
+    assert ck["state"]["tokens"] == single["state"]["tokens"]
+    assert isinstance(ck["rng"], list) and len(ck["rng"]) == 2
+    assert (run / "tokens-1.pt").exists() and (run / "DONE").exists()
+    # the same run continues in one process (another world size) from the same data position
+    more = train(parser().parse_args(run_args(spm_model, run, "token", "task", 5, ["--precision", "bf16"])))
+    assert more["state"]["step"] == 5 and more["state"]["batch_in_epoch"] == 8
+    for k, v in more["model"].state_dict().items():
+        assert torch.isfinite(v).all(), k
+
+
+def test_token_budget_stops_and_snapshots(spm_model, tmp_path):
+    run = tmp_path / "t"
+    extra = ["--max-train-tokens", "3000", "--save-at-tokens", "1000,2K"]
+    out = train(parser().parse_args(run_args(spm_model, run, "task", "task", 1000, extra)))
+    assert 3000 <= out["state"]["tokens"] < 3000 + 400 and (run / "DONE").exists()
+    snaps = sorted(p.name for p in run.glob("tokens-*.pt"))
+    assert snaps == ["tokens-1000.pt", "tokens-2000.pt"]
+    _, st = ex.load_checkpoint(run, "tokens-1000.pt")
+    assert 1000 <= st["tokens"] < 1400
 
 
 def test_evaluate_on_fixtures(spm_model, tmp_path):
