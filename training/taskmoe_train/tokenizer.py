@@ -96,13 +96,39 @@ class Tokenizer:
         return self.sp.decode(ids)
 
 
+def measure(tok: Tokenizer, data: Path, split: str = "dev") -> dict:
+    """Pieces per line (English source, target) and <unk> rate per language on a split."""
+    out = {}
+    for lang in LANGS:
+        if not (data / lang / f"{split}.src").exists():
+            continue
+        src = (data / lang / f"{split}.src").read_text(encoding="utf-8").splitlines()
+        tgt = (data / lang / f"{split}.tgt").read_text(encoding="utf-8").splitlines()
+        s_ids = [tok.encode(x) for x in src]
+        t_ids = [tok.encode(x) for x in tgt]
+        n_t = sum(map(len, t_ids))
+        out[lang] = {
+            "src_per_line": round(sum(map(len, s_ids)) / len(src), 2),
+            "tgt_per_line": round(n_t / len(tgt), 2),
+            "tgt_unk_per_mille": round(1000 * sum(i.count(UNK) for i in t_ids) / max(n_t, 1), 2),
+        }
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--measure", nargs="*", type=Path, help="only print pieces per line of these models on --data dev")
     ap.add_argument("--data", type=Path, default=Path("training/work/data"))
     ap.add_argument("--out", type=Path, default=Path("training/work/spm/spm"), help="model prefix")
     ap.add_argument("--vocab-size", type=int, default=8000)
     ap.add_argument("--per-lang", type=int, default=25000)
     a = ap.parse_args(argv)
+    if a.measure:
+        import json
+
+        for m in a.measure:
+            print(m, json.dumps(measure(Tokenizer(m), a.data)))
+        return
     path = train_spm(a.data, a.out, a.vocab_size, a.per_lang)
     tok = Tokenizer(path)
     print(path, "vocab", tok.vocab_size, "tags", tok.lang_tag_ids)
