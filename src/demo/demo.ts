@@ -143,7 +143,8 @@ export class Demo {
         this.backend.textContent = 'The translation engine cannot start in this browser.';
         this.showError(message(e));
       } else {
-        this.backend.textContent = `${NO_WEBGPU} taskmoe has no engine it can use here (no WASM fallback in this version), so nothing can be translated.`;
+        this.backend.textContent = `${NO_WEBGPU} The WASM fallback could not start either, so nothing can be translated.`;
+        this.showError(message(e));
       }
       this.stats.unavailable();
       this.activation.clear('No engine is running, so there is no routing to show.');
