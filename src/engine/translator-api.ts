@@ -74,6 +74,25 @@ export class TranslatorCreateMonitor extends EventTarget {
   ondownloadprogress: ((e: DownloadProgressEvent) => void) | null = null;
   private last = -1;
 
+  /** Listens for `downloadprogress` events (typed: `e.loaded` is the fraction done), or any other event type. */
+  override addEventListener(
+    type: 'downloadprogress',
+    listener: ((e: DownloadProgressEvent) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | ((e: DownloadProgressEvent) => void) | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
   /** Fires `downloadprogress` when the fraction grew (internal). */
   report(fraction: number, bytesLoaded: number, bytesTotal: number): void {
     // Chrome reports multiples of 1/65536 and never 1 before the end; so do we.

@@ -2,7 +2,14 @@
 // window.__runtime. Uses the public API (src/index.ts) and the worker entry; ortBackends also OrtModel directly.
 
 import { OrtModel } from '../../src/engine/ort-model';
-import { createTranslator, InThreadTranslator, indexedDbCache, type Progress, type Translator } from '../../src/index';
+import {
+  createTranslator,
+  createTranslatorApi,
+  InThreadTranslator,
+  indexedDbCache,
+  type Progress,
+  type Translator,
+} from '../../src/index';
 import { readConfig } from '../../src/runtime/load-model';
 import { fetchFiles } from '../../src/runtime/model-files';
 import { shardReader } from '../../src/runtime/onnx-export';
@@ -33,6 +40,7 @@ declare global {
       indexedDbLoads(base: string, file: { file: string; bytes: number; sha256: string }): Promise<StepResult>;
       dispose(): Promise<StepResult>;
       ortBackends(base: string, lang: string, texts: string[]): Promise<StepResult>;
+      facade(model: string, lang: string, text: string): Promise<StepResult>;
     };
   }
 }
@@ -91,8 +99,69 @@ async function ortBackends(base: string, lang: string, texts: string[]) {
   return out;
 }
 
+/**
+ * The Chrome-style facade over a translator in a worker: availability before and after, create with a monitor, a
+ * string translated whole and streamed, the Cache API's view (a stale entry of an older model version evicted,
+ * isCached, cacheUsage), destroy, clearCache.
+ */
+async function facade(model: string, lang: string, text: string) {
+  const cache = await caches.open(CACHE);
+  const manifestUrl = new URL(model, location.href).href;
+  const stale = `${manifestUrl.slice(0, manifestUrl.lastIndexOf('/') + 1)}task-${lang}.safetensors?sha256=${'0'.repeat(64)}`;
+  await cache.put(stale, new Response(new Uint8Array(7)));
+  const w = new Worker(new URL('../../src/engine/worker.ts', import.meta.url), { type: 'module' });
+  const api = createTranslatorApi({ model, worker: w });
+  try {
+    const before = await api.availability({ sourceLanguage: 'en', targetLanguage: lang.toUpperCase() });
+    const staleKept = (await cache.keys()).some((r) => r.url === stale);
+    const events: Array<{ loaded: number; total: number; bytesLoaded: number; bytesTotal: number }> = [];
+    const t = await api.create({
+      sourceLanguage: 'en',
+      targetLanguage: lang.toUpperCase(),
+      monitor(m) {
+        m.addEventListener('downloadprogress', (e) => {
+          events.push({ loaded: e.loaded, total: e.total, bytesLoaded: e.bytesLoaded, bytesTotal: e.bytesTotal });
+        });
+      },
+    });
+    const after = await api.availability({ targetLanguage: lang });
+    const out = await t.translate(text);
+    const chunks: string[] = [];
+    const reader = t.translateStreaming(text).getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+    const engine = await api.engine();
+    const cached = await engine.isCached(lang);
+    const usage = await engine.cacheUsage();
+    t.destroy();
+    const destroyed = await t.translate(text).then(
+      () => 'resolved',
+      (e: DOMException) => e.name,
+    );
+    await engine.clearCache();
+    return {
+      before,
+      staleKept,
+      staleAfter: (await cache.keys()).some((r) => r.url === stale),
+      events,
+      after,
+      out,
+      chunks,
+      cached,
+      usage,
+      destroyed,
+      cleared: await engine.cacheUsage(),
+      afterClear: await api.availability({ targetLanguage: lang }),
+      stats: await engine.stats(),
+    };
+  } finally {
+    await api.destroy();
+    w.terminate();
+  }
+}
+
 window.__runtime = {
   ready: true,
+  facade: (model, lang, text) => step(`facade ${lang}`, () => facade(model, lang, text)),
   ortBackends: (base, lang, texts) => step(`ort backends ${lang}`, () => ortBackends(base, lang, texts)),
   create: (model, backend, inThread) =>
     step('create', async () => {

@@ -204,4 +204,48 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
     expect(stats.resident).toEqual(['de']);
     await ok('dispose');
   });
+
+  it('the Chrome-style facade over the worker: availability, a monitor up to 1, a string translated and streamed, the Cache API managed', async () => {
+    await ok('dispose');
+    const manifest = JSON.parse(readFileSync(`${DIR}/manifest.json`, 'utf8'));
+    const r = (await ok('facade', MODEL, 'it', 'Open the file.')) as {
+      before: string;
+      staleKept: boolean;
+      staleAfter: boolean;
+      events: Array<{ loaded: number; total: number; bytesLoaded: number; bytesTotal: number }>;
+      after: string;
+      out: string;
+      chunks: string[];
+      cached: boolean;
+      usage: { bytes: number; entries: number };
+      destroyed: string;
+      cleared: { bytes: number; entries: number };
+      afterClear: string;
+      stats: { backend: string };
+    };
+    // Earlier tests cached the trunk; the it shard is still to fetch.
+    expect(r.before).toBe('downloadable');
+    // The worker's translator evicted the entry of an older version of this model when it was created.
+    expect(r.staleKept).toBe(false);
+    expect(r.staleAfter).toBe(false);
+    const fractions = r.events.map((e) => e.loaded);
+    expect(fractions[0]).toBe(0);
+    expect(fractions.at(-1)).toBe(1);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThan(fractions[i - 1] as number);
+    // A new worker: the load needs the trunk too (from the cache) and the it shard (from the network).
+    const files = [manifest.config, manifest.tokenizer, ...manifest.trunk, ...manifest.tasks.it.shards];
+    const bytes = files.reduce((n: number, f: { bytes: number }) => n + f.bytes, 0);
+    expect(r.events.every((e) => e.total === 1 && e.bytesTotal === bytes)).toBe(true);
+    const shard = manifest.tasks.it.shards[0];
+    expect(r.after).toBe('available');
+    expect(typeof r.out).toBe('string');
+    expect(r.chunks.join('')).toBe(r.out);
+    expect(r.cached).toBe(true);
+    expect(r.usage.bytes).toBeGreaterThanOrEqual(shard.bytes);
+    expect(r.usage.entries).toBeGreaterThan(4);
+    expect(r.destroyed).toBe('AbortError');
+    expect(r.cleared).toEqual({ bytes: 0, entries: 0 });
+    expect(r.afterClear).toBe('downloadable');
+    expect(r.stats.backend).toBe('webgpu');
+  });
 });

@@ -388,7 +388,7 @@ describe('the Chrome-style facade on the shipped task_task model', () => {
       targetLanguage: 'DE',
       monitor(m) {
         m.addEventListener('downloadprogress', (e) => {
-          events.push(e as DownloadProgressEvent);
+          events.push(e);
           if (events.length === 2) void api.availability({ targetLanguage: 'de' }).then((a) => during.push(a));
         });
       },
@@ -458,7 +458,7 @@ describe('the Chrome-style facade on the shipped task_task model', () => {
       signal: ac.signal,
       monitor(m) {
         m.addEventListener('downloadprogress', (e) => {
-          if ((e as DownloadProgressEvent).loaded > 0) ac.abort();
+          if (e.loaded > 0) ac.abort();
         });
       },
     });
