@@ -223,7 +223,25 @@ window.__runtime = {
       await first.load(file);
       const second = new ShardLoader({ baseUrl: base, cache });
       const bytes = await second.load(file);
-      return { first: first.stats, second: second.stats, bytes: bytes.byteLength };
+      // What cache management sees there: keys, sizes, isCached, eviction of another version, clearing.
+      const stale = `${second.url(file.file)}?sha256=${'0'.repeat(64)}`;
+      await cache.put(stale, new Uint8Array(3));
+      const keys = await cache.keys();
+      const sizes = await cache.sizes();
+      const cached = await second.isCached([file]);
+      const evicted = await second.evictStale([file]);
+      const cleared = await second.clearCache();
+      return {
+        first: first.stats,
+        second: second.stats,
+        bytes: bytes.byteLength,
+        keys,
+        sizes,
+        cached,
+        evicted,
+        cleared,
+        after: await second.cacheUsage(),
+      };
     }),
   dispose: () =>
     step('dispose', async () => {

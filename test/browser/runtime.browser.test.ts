@@ -142,10 +142,24 @@ describe('worker runtime in real headless Chromium (WebGPU)', () => {
       first: { fetches: number };
       second: { fetches: number; bytesFromCache: number };
       bytes: number;
+      keys: string[];
+      sizes: Array<{ key: string; bytes: number }>;
+      cached: boolean;
+      evicted: string[];
+      cleared: number;
+      after: { bytes: number; entries: number };
     };
     expect(r.first.fetches).toBe(1);
     expect(r.second).toEqual({ fetches: 0, bytesDownloaded: 0, bytesFromCache: shard.bytes });
     expect(r.bytes).toBe(shard.bytes);
+    const key = r.keys.find((k) => k.includes(shard.sha256)) as string;
+    expect(key).toMatch(/task-es\.safetensors\?sha256=/);
+    expect(r.keys.length).toBe(2);
+    expect(r.sizes.find((e) => e.key === key)?.bytes).toBe(shard.bytes);
+    expect(r.cached).toBe(true);
+    expect(r.evicted).toEqual(r.keys.filter((k) => k !== key));
+    expect(r.cleared).toBe(1);
+    expect(r.after).toEqual({ bytes: 0, entries: 0 });
     expect(taken()).toEqual(['task-es.safetensors']);
   });
 

@@ -166,19 +166,45 @@ def test_export_folder_continues_the_run(spm_model, tmp_path):
     assert c["state"]["step"] == 6 and c["state"]["tokens"] == a["state"]["tokens"]
 
 
+def launch_two_processes(args: list[str]) -> None:
+    """torchrun --standalone --nproc_per_node=2 -m training.taskmoe_train.train ARGS. Debian's torch 1.13 torchrun
+    fails under Python 3.11 before starting any worker (its redirect map is None), so there the two workers are
+    started with the environment torchrun gives them (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT)."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if int(torch.__version__.split(".")[0]) >= 2:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        r = subprocess.run(
+            [*cmd, "-m", "training.taskmoe_train.train", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(2):
+        e = {**env, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2"}
+        e |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        cmd = [sys.executable, "-m", "training.taskmoe_train.train", *args]
+        procs.append(subprocess.Popen(cmd, cwd=repo, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-3000:]
+
+
 def test_data_parallel_two_processes_bf16(spm_model, tmp_path):
     """torchrun, 2 processes (gloo, one thread each), bf16 autocast: a step takes two consecutive batches of the same
     data order, so 3 data-parallel steps see what 6 single-process steps see; the checkpoint resumes in one process."""
     single = train(parser().parse_args(run_args(spm_model, tmp_path / "s", "token", "task", 6, [])))
     run = tmp_path / "ddp"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "training.taskmoe_train.train", "--threads", "1", "--precision", "bf16", "--save-at-tokens", "1",
+    args = [
+        "--threads", "1", "--precision", "bf16", "--save-at-tokens", "1",
         *[("--run-dir" if a == "--run" else a) for a in run_args(spm_model, run, "token", "task", 3)],
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    launch_two_processes(args)
     log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
     assert log[-1]["world"] == 2 and log[-1]["precision"] == "bf16" and log[-1]["step"] == 3
     ck = torch.load(run / "ckpt.pt", map_location="cpu", weights_only=False)
