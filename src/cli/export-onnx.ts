@@ -2,8 +2,9 @@
 // models the WASM fallback runs on onnxruntime-web.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { checkShardIndex, shardIndex, taskShardIndex } from '../runtime/load-model';
 import { exportOnnx, shardReader } from '../runtime/onnx-export';
-import { parseSafetensors } from '../runtime/safetensors';
+import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
 import { parseOptions, required, UsageError } from './args';
 import type { Io } from './io';
 import { checkOutputFolder } from './output-paths';
@@ -53,10 +54,17 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
   if (!/^https?:/i.test(model)) checkOutputFolder('export-onnx', out, files.location);
   const cfg = await checkModel(files, tasks ?? []);
   const trunk = [];
-  for (const s of cfg.shards) trunk.push(parseSafetensors(await files.read(s), { name: s }));
+  // Every shard is checked against config.json's index (itself checked against the config's values), so graphs are
+  // never written from a config that does not match its weights.
+  for (const s of cfg.shards) {
+    const file = parseSafetensors(await files.read(s), { name: s });
+    checkShardIndex(file, s, shardIndex(cfg, s));
+    trunk.push(file);
+  }
   for (const lang of tasks ?? cfg.languages) {
     const shard = cfg.taskShards?.[lang];
     const own = shard ? [parseSafetensors(await files.read(shard), { name: shard })] : [];
+    if (shard) checkShardIndex(own[0] as SafetensorsFile, shard, taskShardIndex(cfg));
     const read = shardReader([...own, ...trunk]);
     const onnx = exportOnnx(cfg, read, { lang });
     const step = exportOnnx(cfg, read, { lang, decoder: 'step' }).decoder;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ModelFormatError } from '../model/config';
 import type { HostTensor } from '../model/weight-store';
 import { extractTask, isTaskRoutedTensor, taskGates, taskRoutedLayers } from './extract';
-import { readConfig } from './load-model';
+import { checkShardIndex, readConfig, shardIndex } from './load-model';
 import type { Manifest, ManifestFile } from './manifest';
 import type { ModelFiles } from './model-files';
 import { parseSafetensors, writeSafetensors } from './safetensors';
@@ -66,6 +66,7 @@ export async function extractModel(
   const all = new Map<string, HostTensor>();
   for (const shard of cfg.shards) {
     const file = parseSafetensors(await files.read(shard), { name: shard });
+    checkShardIndex(file, shard, shardIndex(cfg, shard));
     for (const [name, info] of file.tensors) {
       all.set(
         name,

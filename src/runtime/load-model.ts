@@ -4,7 +4,7 @@ import { modelSources, TransformerModel } from '../model/transformer';
 import { WeightStore } from '../model/weight-store';
 import { SentencePieceTokenizer } from '../tokenizer';
 import type { ModelFiles } from './model-files';
-import { parseSafetensors, SafetensorsError } from './safetensors';
+import { parseSafetensors, SafetensorsError, type SafetensorsFile } from './safetensors';
 
 /** A model on the GPU: its config, tokenizer, weights and forward code. `dispose()` frees its GPU memory. */
 export interface LoadedModel {
@@ -57,6 +57,37 @@ export function loadTaskShard(store: WeightStore, cfg: ModelConfig, lang: string
   return uploadShard(store, shard, bytes, expected, `task:${lang}`, taskPrefix(lang));
 }
 
+/**
+ * Checks a parsed shard against config.json's index of it: every tensor the index lists is present with the listed
+ * dtype and shape (the index itself was checked against the config's values when config.json was parsed). Throws
+ * `SafetensorsError` naming the shard and tensor.
+ */
+export function checkShardIndex(
+  file: SafetensorsFile,
+  shardName: string,
+  expected: ReadonlyMap<string, { shape: readonly number[]; dtype: 'F16' | 'F32' }>,
+): void {
+  for (const [name, want] of expected) {
+    const info = file.tensors.get(name);
+    if (!info) throw new SafetensorsError(`${shardName}: tensor "${name}" listed in config.json is missing`);
+    if (want.dtype !== info.dtype || want.shape.join(',') !== info.shape.join(',')) {
+      throw new SafetensorsError(
+        `${shardName}: tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], config.json says ${want.dtype} [${want.shape.join(', ')}]`,
+      );
+    }
+  }
+}
+
+/** config.json's index of trunk shard `shard`: its tensors' names, shapes and dtypes. */
+export function shardIndex(cfg: ModelConfig, shard: string): Map<string, { shape: number[]; dtype: 'F16' | 'F32' }> {
+  return new Map(Object.entries(cfg.tensors).filter(([, e]) => e.shard === shard));
+}
+
+/** config.json's index of a task shard (the same tensors for every language). */
+export function taskShardIndex(cfg: ModelConfig): Map<string, { shape: number[]; dtype: 'F16' | 'F32' }> {
+  return new Map(Object.entries(cfg.taskTensors ?? {}));
+}
+
 function uploadShard(
   store: WeightStore,
   shardName: string,
@@ -67,15 +98,7 @@ function uploadShard(
 ): number {
   const file = parseSafetensors(bytes, { name: shardName });
   // Check the whole shard before uploading any of it.
-  for (const [name, want] of expected) {
-    const info = file.tensors.get(name);
-    if (!info) throw new SafetensorsError(`${shardName}: tensor "${name}" listed in config.json is missing`);
-    if (want.dtype !== info.dtype || want.shape.join(',') !== info.shape.join(',')) {
-      throw new SafetensorsError(
-        `${shardName}: tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], config.json says ${want.dtype} [${want.shape.join(', ')}]`,
-      );
-    }
-  }
+  checkShardIndex(file, shardName, expected);
   for (const name of expected.keys()) {
     const info = file.tensors.get(name) as { dtype: string; shape: readonly number[] };
     if (info.dtype === 'F16')

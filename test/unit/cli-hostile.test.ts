@@ -9,6 +9,8 @@ import { extractModel } from '../../src/runtime/extract-node';
 import { nodeFiles } from '../../src/runtime/node-files';
 
 const MODEL = 'test/fixtures/models/task_task';
+// biome-ignore lint/suspicious/noExplicitAny: tests edit parsed config.json freely
+type J = any;
 
 function cli(args: string[], input = '', timeout = 120_000) {
   const t0 = performance.now();
@@ -19,7 +21,7 @@ function cli(args: string[], input = '', timeout = 120_000) {
 
 describe('taskmoe CLI under hostile input', () => {
   let tmp: string;
-  const copy = (name: string, edit?: (cfg: Record<string, unknown>) => void): string => {
+  const copy = (name: string, edit?: (cfg: J) => void): string => {
     const dir = join(tmp, name);
     cpSync(MODEL, dir, { recursive: true });
     if (edit) {
@@ -106,6 +108,21 @@ describe('taskmoe CLI under hostile input', () => {
     const evIn = cli(['eval', '--model', model, '--to', 'de', '--src', src, '--ref', src, '--out', src]);
     expect(evIn.status).toBe(2);
     expect(readFileSync(src, 'utf8')).toBe('Open the file.\n');
+  });
+
+  it('export-onnx refuses a config that does not match its weights before writing anything (finding 11)', () => {
+    const experts = copy('onnx-experts', (c) => (c.n_experts = 8));
+    const out1 = join(tmp, 'onnx-1');
+    const r1 = cli(['export-onnx', '--model', experts, '--out', out1, '--tasks', 'de']);
+    expect(r1.status).toBe(1);
+    expect(r1.errLines[0]).toMatch(/config\.json.*moe\.wi/);
+    expect(existsSync(out1)).toBe(false);
+    const index = copy('onnx-index', (c) => (c.tensors['encoder.norm.weight'].shape = [33]));
+    const out2 = join(tmp, 'onnx-2');
+    const r2 = cli(['export-onnx', '--model', index, '--out', out2, '--tasks', 'de']);
+    expect(r2.status).toBe(1);
+    expect(r2.errLines[0]).toMatch(/encoder\.norm\.weight/);
+    expect(existsSync(out2)).toBe(false);
   });
 
   it('--beam past the engine limit is a usage error before loading (finding 9)', () => {
