@@ -13,7 +13,7 @@ export interface Progress {
   shard: string;
   /** Bytes received so far. */
   loaded: number;
-  /** Bytes of the whole file (Content-Length, else the manifest's size). */
+  /** Bytes of the whole file, as the manifest states (a download is stopped past it). */
   total: number;
   /** True when the bytes came from the cache rather than the network. */
   cached: boolean;
