@@ -16,18 +16,16 @@ export class DependencyMissingError extends TaskmoeError {
   }
 }
 
-/** True when `e` says that module `name` could not be found (Node, or a browser resolving a bare specifier). */
+/**
+ * True when `e` says that package `name` itself could not be found (Node, or a browser resolving a bare specifier);
+ * not when a module inside an installed `name` is missing.
+ */
 function isNotFound(e: unknown, name: string): boolean {
-  const err = e as { code?: string; message?: string } | null;
-  const message = String(err?.message ?? '');
-  if (!message.includes(name)) return false;
-  return (
-    err?.code === 'ERR_MODULE_NOT_FOUND' ||
-    err?.code === 'MODULE_NOT_FOUND' ||
-    /Cannot find (package|module)|Failed to resolve module specifier|Failed to fetch dynamically imported module/i.test(
-      message,
-    )
-  );
+  const message = String((e as { message?: string } | null)?.message ?? '');
+  const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `Cannot find (package|module) ['"]${quoted}['"/]|Failed to resolve module specifier ['"]${quoted}['"/]`,
+  ).test(message);
 }
 
 /**
