@@ -277,7 +277,13 @@ export function checkAgainstTensors(cfg: ModelConfig): void {
           }
         }
       } else {
-        want(`${p}.ffn.wi.weight`, [F, D]);
+        // A dense FFN is d_ff wide, or up to top_k x d_ff (a dense model matched to an MoE model's active size).
+        const wi = all[`${p}.ffn.wi.weight`];
+        const width = wi?.shape[0] ?? 0;
+        if (wi?.shape.length !== 2 || wi.shape[1] !== D || width % F !== 0 || width < F || width > cfg.topK * F) {
+          fail(`tensor "${p}.ffn.wi.weight" must be [d_ff or up to top_k x d_ff, ${D}] (d_ff ${F})`);
+        }
+        want(`${p}.ffn.wo.weight`, [D, width]);
       }
     }
   }

@@ -30,7 +30,7 @@ describe('config.json validation', () => {
     ['max_len 1e9', (c: J) => (c.max_len = 1e9), /max_len/],
     ['a tensor entry null', (c: J) => (c.tensors['embed.weight'] = null), /tensors\.embed\.weight/],
     ['n_experts disagreeing with the weights', (c: J) => (c.n_experts = 8), /moe\.wi.*expected \[8/],
-    ['d_ff disagreeing with the weights', (c: J) => (c.d_ff = 128), /expected \[128/],
+    ['d_ff disagreeing with the weights', (c: J) => (c.d_ff = 128), /d_ff 128|expected \[128/],
     ['vocab_size disagreeing with the embedding', (c: J) => (c.vocab_size = 900), /embed\.weight/],
     ['routing disagreeing with the weights', (c: J) => (c.enc_routing = 'token'), /gate\.weight/],
     ['dense routing with MoE layers', (c: J) => (c.dec_routing = 'dense'), /dense/],
@@ -78,6 +78,18 @@ describe('config.json validation', () => {
       expect((e as UnsafePathError).field).toBe('tokenizer');
       expect((e as UnsafePathError).file).toBe('config.json');
     }
+  });
+
+  it('accepts dense FFNs up to top_k x d_ff wide (a dense model of an MoE model active size), not wider', () => {
+    const wide = (w: number): J => {
+      const c = raw('dense_dense') as J;
+      c.tensors['encoder.layers.1.ffn.wi.weight'].shape = [w, 32];
+      c.tensors['encoder.layers.1.ffn.wo.weight'].shape = [32, w];
+      return c;
+    };
+    expect(parseModelConfig(wide(128)).dFF).toBe(64);
+    expect(() => parseModelConfig(wide(192))).toThrow(/ffn\.wi\.weight/);
+    expect(() => parseModelConfig(wide(96))).toThrow(ModelFormatError);
   });
 
   it('rejects escaping shard and task shard names', () => {
