@@ -29,4 +29,4 @@ for (const name of readdirSync(root, { recursive: true })) {
     changed++;
   }
 }
-console.log(`dts-extensions: ${changed} declaration files under ${root} given explicit extensions`);
+console.error(`dts-extensions: ${changed} declaration files under ${root} given explicit extensions`);
