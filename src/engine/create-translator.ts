@@ -1,5 +1,6 @@
 // createTranslator: picks the implementation of Translator from the options.
 import { resolveModelLocation } from '../runtime/model-source';
+import { InvalidOptionError } from './errors';
 import type { CreateTranslatorOptions, Translator } from './translator';
 import type { WasmTranslator } from './wasm-translator';
 import { WorkerTranslator } from './worker-translator';
@@ -20,6 +21,7 @@ import { WorkerTranslator } from './worker-translator';
 export async function createTranslator(opts: CreateTranslatorOptions): Promise<Translator> {
   const { worker, ...rest } = opts;
   if (worker) {
+    if (rest.gpu) throw new InvalidOptionError('gpu', 'cannot be sent to a worker: the worker uses its own WebGPU');
     return WorkerTranslator.create(worker, { ...rest, model: resolveModelLocation(rest.model).manifestUrl });
   }
   // Loaded on demand, so that an app running the engine in a worker ships neither it nor its shaders here.

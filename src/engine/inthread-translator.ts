@@ -117,14 +117,15 @@ export class InThreadTranslator implements Translator {
     }
     const { manifest, loader } = model ?? (await openModel(opts));
     if (opts.evictStale !== false) await loader.evictStale(listedFiles(manifest));
-    const createContext = opts.createContext ?? (() => createGpuContext());
+    const gpu = opts.gpu;
+    const createContext = opts.createContext ?? (() => createGpuContext(gpu ? { gpu } : {}));
     let ctx: GpuContext;
     try {
       ctx = await createContext();
     } catch (cause) {
       throw new BackendUnavailableError(
         'webgpu',
-        `WebGPU cannot run here: ${(cause as Error).message}. Use a browser with WebGPU enabled, or backend "wasm".`,
+        `WebGPU cannot run here: ${String((cause as Error).message).replace(/\.?$/, '.')} Or use backend "wasm".`,
         { cause },
       );
     }

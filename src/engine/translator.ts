@@ -212,4 +212,9 @@ export interface CreateTranslatorOptions {
   memoryBudget?: number;
   /** onnxruntime-web's settings for the WASM backend (`wasmPaths`, `numThreads`); ignored on WebGPU. */
   wasm?: WasmOptions;
+  /**
+   * The WebGPU entry point of the in-thread engine where there is no `navigator.gpu`: in Node, `await nodeGpu()`
+   * from `taskmoe/node` (Dawn). Not with `worker`: the worker uses its own.
+   */
+  gpu?: GPU;
 }

@@ -9,9 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTranslator } from '../../src/engine/create-translator';
+import { BackendUnavailableError, InvalidOptionError } from '../../src/engine/errors';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
 import { LocalTranslator } from '../../src/engine/local-translator';
 import type { GpuContext } from '../../src/gpu';
+import { nodeGpu } from '../../src/gpu/node';
 import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { parseManifest } from '../../src/runtime/manifest';
 import {
@@ -141,6 +144,23 @@ describe('models on disk in Node', () => {
         await t.dispose();
       }
     }
+  });
+
+  it('createTranslator runs on Dawn in Node when given gpu, and says how when not', async () => {
+    const t = await createTranslator({ model: MODEL, gpu: await nodeGpu() });
+    try {
+      expect((await t.stats()).backend).toBe('webgpu');
+      expect(await t.translate(SRC, { to: 'de' })).toEqual(expected);
+    } finally {
+      await t.dispose();
+    }
+    const err = await createTranslator({ model: MODEL, backend: 'webgpu' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendUnavailableError);
+    expect((err as Error).message).toContain('nodeGpu()');
+    expect((err as Error).message).not.toMatch(/\.\./);
+    await expect(
+      createTranslator({ model: MODEL, gpu: await nodeGpu(), worker: {} as unknown as Worker }),
+    ).rejects.toThrow(InvalidOptionError);
   });
 
   it('names the missing folder', async () => {
