@@ -1,10 +1,11 @@
 // What a user may pass as a model, turned into the URL of its manifest.json and a way to read it: a model folder or
 // its manifest.json, as a filesystem path or file:// URL (Node) or an http(s) URL (anywhere, relative to the page
 // in a browser). Browser-safe: Node's fs is reached only when a file: URL is read, through the running Node itself.
-import { TaskmoeError } from '../gpu/errors';
+import { LimitExceededError, TaskmoeError } from '../gpu/errors';
 import { ModelFormatError, parseModelConfig } from '../model/config';
-import type { Manifest, ManifestFile } from './manifest';
+import { MAX_FILE_BYTES, type Manifest, type ManifestFile } from './manifest';
 import { type ModelFiles, ModelNotFoundError } from './model-files';
+import { UnsafePathError } from './paths';
 
 /** A model specification that names no model this runtime can read (an unknown scheme, file: in a browser). */
 export class ModelLocationError extends TaskmoeError {
@@ -96,6 +97,7 @@ export function resolveModelLocation(spec: string | URL): ModelLocation {
 /** The part of Node's fs/promises this module uses. */
 interface NodeFs {
   readFile(path: URL, opts?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  stat(path: URL): Promise<{ isFile(): boolean; size: number }>;
 }
 
 /** Node's fs/promises, reached without a static import so that browser bundles never see it. */
@@ -128,6 +130,15 @@ export function fileAwareFetch(fetchImpl: typeof fetch = (i, o) => fetch(i, o)):
     const fs = await nodeFs();
     const read = async (u: URL): Promise<Uint8Array | null> => {
       try {
+        // Only regular files (links followed), never larger than any model file may be: a FIFO or a device such as
+        // /dev/zero would block or never end.
+        const info = await fs.stat(u);
+        if (!info.isFile()) throw new UnsafePathError('model', 'file', u.href, 'is not a regular file');
+        if (info.size > MAX_FILE_BYTES) {
+          throw new LimitExceededError('bytesPerFile', info.size, MAX_FILE_BYTES, u.href, {
+            message: `${u.href} has ${info.size} bytes, more than any model file may have (${MAX_FILE_BYTES}).`,
+          });
+        }
         return await fs.readFile(u, signal ? { signal } : {});
       } catch (e) {
         if (isMissing(e)) return null;

@@ -397,6 +397,7 @@ export class ShardLoader {
       res = await this.fetchImpl(url, { cache: 'no-store', ...(signal ? { signal } : {}) });
     } catch (cause) {
       if (signal?.aborted) throw new DownloadAbortedError(f.file);
+      if (cause instanceof TaskmoeError) throw cause; // e.g. a file: URL that is not a regular file
       throw new ModelNotFoundError(url, { cause });
     }
     if (!res.ok) throw new ModelNotFoundError(`${url} (HTTP ${res.status})`);

@@ -169,3 +169,35 @@ describe('shard loader against a lying server (finding 4)', () => {
     expect(hits.length).toBe(before);
   });
 });
+
+describe('file: URLs in Node read only regular files', () => {
+  it('a manifest naming a FIFO or a link to /dev/zero fails typed within seconds', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync, symlinkSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const { fileAwareFetch } = await import('../../src/runtime/model-source');
+    const dir = mkdtempSync(join(tmpdir(), 'taskmoe-fifo-'));
+    try {
+      execFileSync('mkfifo', [join(dir, 'fifo.safetensors')]);
+      symlinkSync('/dev/zero', join(dir, 'zero.safetensors'));
+      writeFileSync(join(dir, 'ok.bin'), 'abcd');
+      const l = new ShardLoader({
+        baseUrl: pathToFileURL(`${dir}/`).href,
+        fetch: fileAwareFetch(),
+        cache: memoryCache(),
+        warn: () => {},
+      });
+      for (const name of ['fifo.safetensors', 'zero.safetensors']) {
+        const { err, ms } = await failure(l.load(file(name, 1000)));
+        expect(err, name).toBeInstanceOf(UnsafePathError);
+        expect(ms).toBeLessThan(10_000);
+      }
+      const { err } = await failure(l.load(file('ok.bin', 4)));
+      expect((err as { code?: string }).code).toBe('integrity'); // read, then checked against the sha256
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
