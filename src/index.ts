@@ -28,6 +28,7 @@ export type {
 export {
   createTranslatorApi,
   DownloadProgressEvent,
+  type TranslationStream,
   TranslatorApi,
   type TranslatorApiSource,
   type TranslatorAvailability,

@@ -371,20 +371,22 @@ export class TranslatorSession {
    * output so far is held back until the next one starts). Cancelling the stream cancels the translation; errors
    * (abort reasons included) error the stream.
    */
-  translateStreaming(input: string, opts?: TranslatorCallOptions): ReadableStream<string> {
+  translateStreaming(input: string, opts?: TranslatorCallOptions): TranslationStream {
     try {
       this.checkLive(opts);
       this.checkQuota(input);
     } catch (e) {
-      return new ReadableStream<string>({
-        start: (ctl) => ctl.error(e),
-      });
+      return iterable(
+        new ReadableStream<string>({
+          start: (ctl) => ctl.error(e),
+        }),
+      );
     }
     const cancel = new AbortController();
     const { signal, release } = linkSignals([this.life.signal, opts?.signal, cancel.signal]);
     const spaced = !this.modelLanguage.toLowerCase().startsWith('zh');
     let sent = '';
-    return new ReadableStream<string>({
+    const stream = new ReadableStream<string>({
       start: (ctl) => {
         const send = (text: string): void => {
           if (text.length > sent.length && text.startsWith(sent)) {
@@ -420,6 +422,7 @@ export class TranslatorSession {
         cancel.abort(reason ?? new DOMException('The stream was cancelled.', 'AbortError'));
       },
     });
+    return iterable(stream);
   }
 
   /**
@@ -441,6 +444,37 @@ export class TranslatorSession {
     this.life.abort(reason ?? destroyedError());
     this.api.ended(this, this.translator);
   }
+}
+
+/**
+ * What `translateStreaming` returns: a ReadableStream of string chunks, as Chrome's, which `for await` also reads
+ * (natively where the browser has it, else through the same reader).
+ */
+export type TranslationStream = ReadableStream<string> & AsyncIterable<string>;
+
+/** Makes `stream` async-iterable where the platform's ReadableStream is not (cancelled when the loop stops early). */
+function iterable(stream: ReadableStream<string>): TranslationStream {
+  const s = stream as ReadableStream<string> & { [Symbol.asyncIterator]?: () => AsyncIterator<string> };
+  if (typeof s[Symbol.asyncIterator] !== 'function') {
+    s[Symbol.asyncIterator] = async function* () {
+      const reader = stream.getReader();
+      let done = false;
+      try {
+        for (;;) {
+          const r = await reader.read();
+          if (r.done) {
+            done = true;
+            return;
+          }
+          yield r.value;
+        }
+      } finally {
+        if (!done) await reader.cancel().catch(() => {});
+        reader.releaseLock();
+      }
+    };
+  }
+  return s as TranslationStream;
 }
 
 /**

@@ -414,6 +414,26 @@ describe('the Chrome-style facade on the shipped task_task model', () => {
     expect(chunks.join('')).toBe(expected);
     expect(expected).toContain(' ');
     expect(chunks.length).toBeGreaterThan(1);
+    // for await reads it too: natively, and where ReadableStream is not async-iterable (Safari) through a reader.
+    const native = Object.getOwnPropertyDescriptor(ReadableStream.prototype, Symbol.asyncIterator);
+    expect(native).toBeDefined();
+    for (const platform of ['native', 'without'] as const) {
+      if (platform === 'without')
+        delete (ReadableStream.prototype as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator];
+      try {
+        const looped: string[] = [];
+        for await (const c of t.translateStreaming(text)) looped.push(c);
+        expect(looped).toEqual(chunks);
+        // Leaving the loop early cancels the translation; the translator goes on working.
+        for await (const c of t.translateStreaming(text)) {
+          expect(c).toBe(chunks[0]);
+          break;
+        }
+      } finally {
+        Object.defineProperty(ReadableStream.prototype, Symbol.asyncIterator, native as PropertyDescriptor);
+      }
+      expect(await t.translate(text)).toBe(expected);
+    }
 
     expect(await t.measureInputUsage(text)).toBe(text.length);
     expect(t.inputQuota).toBe(TRANSLATE_LIMITS.charactersPerText);
