@@ -119,6 +119,7 @@ export class WasmTranslator implements Translator {
       const s = this.sessions.get(lang) as OrtModel;
       this.sessions.delete(lang);
       this.sessions.set(lang, s);
+      new LanguageProgressTracker(lang, [], opts.onLanguageProgress).start(); // nothing to load: 0 of 0
       return;
     }
     if (opts.signal?.aborted) throw new TranslationAbortedError();

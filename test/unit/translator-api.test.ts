@@ -180,6 +180,10 @@ describe('the platform conventions on the fixture models', () => {
     });
     expect((await t.stats()).backend).toBe('wasm');
     await t.load('de');
+    // A loaded language needs nothing: one report, 0 of 0.
+    const again: LanguageProgress[] = [];
+    await t.load('DE', { onLanguageProgress: (p) => again.push(p) });
+    expect(again).toEqual([{ language: 'de', loaded: 0, total: 0, files: 0 }]);
     const ac = new AbortController();
     const e = await abortMidDecoding(t, ac);
     expect(e).toBeInstanceOf(DOMException);
@@ -258,6 +262,9 @@ describe('the platform conventions on the fixture models', () => {
     }
     expect(reports.length).toBeGreaterThan(2);
     expect(reports.at(-1)?.loaded).toBe(bytesOf(all));
+    const again: LanguageProgress[] = [];
+    await t.load('IT', { onLanguageProgress: (p) => again.push(p) });
+    expect(again).toEqual([{ language: 'it', loaded: 0, total: 0, files: 0 }]);
     // The next language needs only its own shard.
     const next: LanguageProgress[] = [];
     await t.load('pt-BR', { onLanguageProgress: (p) => next.push(p) });
