@@ -2,7 +2,10 @@
 // load the search code and its kernels.
 import { TaskmoeError } from '../gpu/errors';
 
-/** Decoding was cancelled through an AbortSignal. */
+/**
+ * Decoding was cancelled through an AbortSignal: thrown by the decoders (`greedySearch`, `beamSearch`,
+ * `LocalTranslator`). Translator methods reject with the signal's reason instead, as fetch does.
+ */
 export class TranslationAbortedError extends TaskmoeError {
   constructor() {
     super('aborted', 'The translation was aborted.');

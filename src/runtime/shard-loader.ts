@@ -27,7 +27,10 @@ export class IntegrityError extends TaskmoeError {
   }
 }
 
-/** A download was cancelled through its AbortSignal. */
+/**
+ * A download was cancelled through its AbortSignal: thrown by {@link ShardLoader}. Translator methods reject with the
+ * signal's reason instead, as fetch does.
+ */
 export class DownloadAbortedError extends TaskmoeError {
   constructor(file: string) {
     super('aborted', `The download of ${file} was aborted.`);
