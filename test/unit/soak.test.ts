@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeRandomModel } from '../../bench/random-model';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
 import type { GpuContext } from '../../src/gpu';
 import { extractModel } from '../../src/runtime/extract-node';
@@ -101,6 +102,62 @@ describe('soak: load/unload/evict 500 times, translate 1,000 times (Dawn)', () =
       expect(m.rss - base.rss).toBeLessThanOrEqual(0.1 * base.rss);
       expect(Math.abs(m.gpu - base.gpu)).toBeLessThanOrEqual(0.1 * base.gpu);
     }
+    await t.dispose();
+  }, 600_000);
+
+  it('frees each unloaded or evicted shard at once (2 MiB task shards, 200 cycles without translating)', async () => {
+    // The fixture's shards are a few KiB, too small to show the leak; a random model with task shards the size of
+    // a small real model's does (without awaiting the queue, RSS grew by about twice a shard per cycle).
+    const src = join(dir, 'random');
+    const out = join(dir, 'random-extracted');
+    writeRandomModel(src, {
+      variant: 'task_task',
+      dModel: 256,
+      nHeads: 4,
+      dFF: 512,
+      encLayers: 2,
+      decLayers: 2,
+      nExperts: 4,
+      encRouting: 'task',
+      decRouting: 'task',
+      tokenizer: 'models/task_task/spm.model',
+      languages: ['de', 'fr', 'es'],
+      maxLen: 32,
+    });
+    const m = (await extractModel(nodeFiles(src), out)).manifest;
+    const shard = m.tasks.de?.bytes ?? 0;
+    expect(shard).toBeGreaterThan(2 * 2 ** 20);
+    const t = await InThreadTranslator.create({
+      model: 'http://models.test/random/manifest.json',
+      fetch: async (input) =>
+        new Response(new Uint8Array(readFileSync(join(out, String(input).slice('http://models.test/random/'.length))))),
+      cache: memoryCache(),
+      createContext: async () => {
+        const c = await testContext();
+        contexts.push(c);
+        return c;
+      },
+      memoryBudget: m.memory.trunkBytes + Math.round(1.5 * shard),
+      warn: () => {},
+    });
+    const langs = ['de', 'fr', 'es'];
+    const cycles = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        await t.load(langs[i % 3] as string); // evicts the previous language
+        if (i % 6 === 5) await t.unload(langs[i % 3] as string);
+      }
+    };
+    await cycles(60);
+    const base = { rss: await rss(), gpu: (await t.stats()).bytesAllocated as number };
+    await cycles(198);
+    const end = { rss: await rss(), gpu: (await t.stats()).bytesAllocated as number };
+    const stats = await t.stats();
+    console.log(
+      `[soak] 2 MiB shards: ${stats.evictions} evictions; RSS ${(base.rss / 2 ** 20).toFixed(1)} -> ${(end.rss / 2 ** 20).toFixed(1)} MiB; GPU bytes ${base.gpu} -> ${end.gpu}`,
+    );
+    expect(stats.evictions).toBeGreaterThan(150);
+    expect(end.rss - base.rss).toBeLessThanOrEqual(0.1 * base.rss);
+    expect(end.gpu).toBe(base.gpu);
     await t.dispose();
   }, 600_000);
 });
