@@ -120,7 +120,7 @@ def main(argv=None) -> None:
     ap.add_argument("--measure", nargs="*", type=Path, help="only print pieces per line of these models on --data dev")
     ap.add_argument("--data", type=Path, default=Path("training/work/data"))
     ap.add_argument("--out", type=Path, default=Path("training/work/spm/spm"), help="model prefix")
-    ap.add_argument("--vocab-size", type=int, default=8000)
+    ap.add_argument("--vocab-size", type=int, default=16000)
     ap.add_argument("--per-lang", type=int, default=25000)
     a = ap.parse_args(argv)
     if a.measure:
