@@ -1,4 +1,5 @@
 import { TaskmoeError } from '../gpu/errors';
+import { resolveModelFile } from './paths';
 
 /** A model file could not be read (missing, unreachable). */
 export class ModelNotFoundError extends TaskmoeError {
@@ -22,7 +23,8 @@ export function fetchFiles(baseUrl: string, fetchImpl: typeof fetch = fetch): Mo
   return {
     location: base,
     async read(path, opts) {
-      const url = new URL(path, new URL(base, globalThis.location?.href ?? 'http://localhost/')).toString();
+      // Names stay inside the model's folder (UnsafePathError otherwise).
+      const url = resolveModelFile(new URL(base, globalThis.location?.href ?? 'http://localhost/'), path).toString();
       let res: Response;
       try {
         res = await fetchImpl(url, opts?.signal ? { signal: opts.signal } : {});
