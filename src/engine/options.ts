@@ -3,7 +3,7 @@
 // the stated limits LimitExceededError.
 import { LimitExceededError } from '../gpu/errors';
 import { CONFIG_LIMITS } from '../model/config';
-import { MAX_BEAM } from '../model/search';
+import { MAX_BEAM } from '../model/limits';
 import { type Fail, int, obj, optional, type Rule, str } from '../runtime/schema';
 import { InvalidOptionError } from './errors';
 

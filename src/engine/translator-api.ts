@@ -6,6 +6,7 @@ import { abortReason } from './abort';
 import { createTranslator } from './create-translator';
 import { BackendUnavailableError } from './errors';
 import { isEnglish, resolveLanguage } from './languages';
+import { TRANSLATE_LIMITS } from './options';
 import type { CreateTranslatorOptions, LanguageProgress, Translator } from './translator';
 
 /** What {@link TranslatorApi.availability} answers, as Chrome's `Translator.availability()` does. */
@@ -253,8 +254,6 @@ export class TranslatorApi {
       this.downloading.set(lang, (this.downloading.get(lang) ?? 1) - 1);
     }
     if (signal?.aborted) throw abortReason(signal);
-    // Imported here, not at the top: the option checks reach the model code, which a worker-only main thread lacks.
-    const { TRANSLATE_LIMITS } = await import('./options');
     monitor.report(1, bytes.total, bytes.total);
     const session = new TranslatorSession(
       this,

@@ -7,6 +7,7 @@ import { softmax } from '../kernels/softmax';
 import { BeamState } from './beam-state';
 import { TranslationAbortedError } from './errors';
 import { GreedyState } from './greedy-state';
+import { MAX_BEAM } from './limits';
 import type { SourceBatch, Trace, TransformerModel, Weights } from './transformer';
 
 export { TranslationAbortedError };
@@ -30,8 +31,7 @@ export interface BeamOptions extends SearchOptions {
   alpha?: number;
 }
 
-/** Widest beam the engines decode (the top-k kernel returns at most 2 x beam = 16 candidates per row). */
-export const MAX_BEAM = 8;
+export { MAX_BEAM };
 
 function checkAbort(signal?: AbortSignal): void {
   if (signal?.aborted) throw new TranslationAbortedError();
