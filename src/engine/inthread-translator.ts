@@ -37,11 +37,6 @@ export interface InThreadTranslatorOptions extends Omit<CreateTranslatorOptions,
   createContext?: () => Promise<GpuContext>;
   /** Where warnings go; default console.warn. */
   warn?: (message: string) => void;
-  /**
-   * Delete the cached files of this model's folder that its current manifest does not list (older versions of the
-   * model) when the translator is created; default true.
-   */
-  evictStale?: boolean;
 }
 
 /** Default budget for resident weights: a quarter of the adapter's maxBufferSize, clamped to [256 MiB, 2 GiB]. */

@@ -217,4 +217,9 @@ export interface CreateTranslatorOptions {
    * from `taskmoe/node` (Dawn). Not with `worker`: the worker uses its own.
    */
   gpu?: GPU;
+  /**
+   * Delete the cached files of the model's folder that its current manifest does not list (older versions of the
+   * model) when the translator is created; default true.
+   */
+  evictStale?: boolean;
 }
