@@ -226,14 +226,20 @@ def train(args) -> dict:
     device = dd.device
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(args.spm)
+    if args.pairs:  # a pre-encoded corpus (training/gpu/pack.py): no tokenizer, no sentencepiece
+        from training.gpu.pack import load_pack, load_pairs
+
+        tok, vocab_size = None, load_pack(Path(args.pairs))["vocab_size"]
+    else:
+        tok = Tokenizer(args.spm)
+        vocab_size = tok.vocab_size
     over = json.loads(args.override) if args.override else {}
-    cfg = make_config(args.config, args.enc_routing, args.dec_routing, tok.vocab_size, **over)
+    cfg = make_config(args.config, args.enc_routing, args.dec_routing, vocab_size, **over)
     cache = Path(args.cache) if args.cache else None
     max_len = min(cfg.max_len, args.max_train_len)
     if not dd.main:
         dd.barrier()  # rank 0 encodes the corpus into the cache first
-    pairs = load_split(Path(args.data), tok, "train", max_len, cache)
+    pairs = load_pairs(Path(args.pairs), max_len) if args.pairs else load_split(Path(args.data), tok, "train", max_len, cache)
     if dd.main:
         dd.barrier()
     if args.limit_pairs:
@@ -417,6 +423,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--ckpt-every", type=int, default=0)
     ap.add_argument("--save-at", default="", help="comma-separated steps at which to keep weights-only step-N.pt")
+    ap.add_argument("--pairs", default="", help="a pack folder (training/gpu/pack.py) to train on instead of --data/--spm")
     ap.add_argument("--cpu", action="store_true")
     ap.add_argument(
         "--init-from",
