@@ -1,8 +1,8 @@
 """Smoke test of the whole pipeline on the committed fixture corpus (no download).
 
 tokenizer -> tiny model for all four routing variants -> a few steps -> resume equals continuous ->
-export (f16 safetensors + goldens) -> reload and reproduce the goldens -> evaluation; plus the
-task-routed extraction identity and the top-2 tie rule.
+export (f16 safetensors + goldens) -> reload and reproduce the goldens; plus the task-routed
+extraction identity and the top-2 tie rule. Evaluation, bootstrap verdicts and dev curves: test_eval.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.eval.evaluate import evaluate_baselines, evaluate_variant, judge_targets, render_table
 from training.taskmoe_train import export as ex
 from training.taskmoe_train.model import ModelConfig, MoE, fold_task_experts, param_counts, top2
 from training.taskmoe_train.tokenizer import Tokenizer, train_spm
@@ -228,63 +227,3 @@ def test_token_budget_stops_and_snapshots(spm_model, tmp_path):
     assert snaps == ["tokens-1000.pt", "tokens-2000.pt"]
     _, st = ex.load_checkpoint(run, "tokens-1000.pt")
     assert 1000 <= st["tokens"] < 1400
-
-
-def test_evaluate_on_fixtures(spm_model, tmp_path):
-    run = tmp_path / "run"
-    train(parser().parse_args(run_args(spm_model, run, "task", "task", 2)))
-    model, state = ex.load_checkpoint(run)
-    ex.export(model, Tokenizer(spm_model), tmp_path / "m", "task_task", None, {"steps": 2})
-    r = evaluate_variant(tmp_path / "m", FIXTURES, 3, [1, 2], ["dev"])
-    assert set(r["scores"]) == {"de", "es", "zh-cn"} and "beam2" in r["scores"]["es"]["dev"]
-    b = evaluate_baselines(FIXTURES, 3, ["dev"])
-    assert b["copy"]["de"]["dev"]["n"] == 3
-    assert "task_task greedy" in render_table({"variants": {"task_task": r}, "baselines": b})
-
-
-def test_judge_targets_says_met_and_missed():
-    def entry(chrf, bleu):
-        return {"test.lohelp": {"beam4": {"chrF2": chrf, "BLEU": bleu, "n": 3}}}
-
-    def variant(scores):
-        return {"scores": {lang: entry(*s) for lang, s in scores.items()}}
-
-    results = {
-        "variants": {
-            "task_task": variant({"de": (40, 10), "es": (50, 20)}),
-            "dense_dense": variant({"de": (41, 9), "es": (45, 15)}),
-            "token_token": variant({"de": (39, 9), "es": (48, 18)}),
-        },
-        "baselines": {"apertium": {"es": {"test.lohelp": {"chrF2": 55.0, "BLEU": 25.0}}}},
-    }
-    text = judge_targets(results)
-    assert "task-MoE > dense on every language (chrF2): **missed** (by -1.00 chrF2) at the worst language (de)" in text
-    assert "task-MoE > dense on every language (BLEU): **met** (by +1.00 BLEU) at the worst language (de)" in text
-    assert "task-MoE >= token-MoE on average (chrF2): **met** (by +1.50 chrF2) (45.0 vs 43.5)" in text
-    assert "en-es above Apertium on test.lohelp (task_task, chrF2): **missed** (by -5.00 chrF2) (50 vs 55.0)" in text
-
-
-def test_judge_targets_compares_routing_at_equal_budget_only():
-    def variant(steps, chrf):
-        scores = {lang: {"test.lohelp": {"beam4": {"chrF2": chrf, "BLEU": chrf / 4, "n": 3}}} for lang in ("de", "es")}
-        params = {"total": 3, "active_per_token": 2, "extracted_per_task": 2}
-        return {
-            "training": {"steps": steps},
-            "scores": scores,
-            "routing": {"encoder": "task", "decoder": "task"},
-            "params": params,
-        }
-
-    results = {
-        # task_task trained longer; its 1,300-step evaluation kept in the archive
-        "variants": {"task_task": variant(4000, 30), "dense_dense": variant(1300, 22), "token_token": variant(1300, 19)},
-        "archive": {"task_task@1300": variant(1300, 20)},
-    }
-    text = judge_targets(results)
-    # task-MoE is judged against dense with its 1,300-step weights (20 vs 22), never the 4,000-step ones
-    assert "- at 1,300 training steps each (equal budget):" in text
-    assert "  - task-MoE > dense on every language (chrF2): **missed** (by -2.00 chrF2)" in text
-    assert "  - task-MoE >= token-MoE on average (chrF2): **met** (by +1.00 chrF2) (20.0 vs 19.0)" in text
-    assert "at 4,000" not in text and "by +8.00" not in text
-    assert "- longer run, task_task 1,300 -> 4,000 steps (average): chrF2 20.0 -> 30.0 (+10.00)" in text
-    assert "task_task@1300 beam4" in render_table(results)
