@@ -4,13 +4,13 @@
 
 import type { ModelConfig } from '../model/config';
 import { TranslationAbortedError } from '../model/search';
-import { readConfig } from '../runtime/load-model';
+import { checkShardIndex, readConfig, readTokenizer, shardIndex, taskShardIndex } from '../runtime/load-model';
 import { filesForTask, findFile, type Manifest, type ManifestFile } from '../runtime/manifest';
 import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
 import { shardReader } from '../runtime/onnx-export';
 import { readShards, type SafetensorsFile } from '../runtime/safetensors';
 import type { CacheUsage, FileProgress, ShardLoader } from '../runtime/shard-loader';
-import { SentencePieceTokenizer } from '../tokenizer';
+import type { SentencePieceTokenizer } from '../tokenizer';
 import { withAbortReason } from './abort';
 import { sourcePieces } from './batching';
 import { TranslatorDisposedError, UnknownLanguageError } from './errors';
@@ -141,13 +141,19 @@ export class WasmTranslator implements Translator {
     try {
       if (!this.cfg) {
         const cfg = await readConfig(this.files);
-        this.tokenizer = SentencePieceTokenizer.fromBytes(await this.files.read(cfg.tokenizer));
-        this.trunk = await readShards(this.files, cfg.shards);
+        this.tokenizer = readTokenizer(cfg, await this.files.read(cfg.tokenizer));
+        const trunk = await readShards(this.files, cfg.shards);
+        trunk.forEach((f, i) => {
+          const name = cfg.shards[i] as string;
+          checkShardIndex(f, name, shardIndex(cfg, name));
+        });
+        this.trunk = trunk;
         this.cfg = cfg;
       }
       const cfg = this.cfg;
       const shard = cfg.taskShards?.[lang];
       const own = await readShards(this.files, shard ? [shard] : []);
+      if (shard) checkShardIndex(own[0] as SafetensorsFile, shard, taskShardIndex(cfg));
       this.sessions.set(lang, await OrtModel.create(this.ort, cfg, shardReader([...own, ...this.trunk]), { lang }));
     } finally {
       this.current = null;

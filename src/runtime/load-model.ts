@@ -28,6 +28,20 @@ export async function readConfig(files: ModelFiles): Promise<ModelConfig> {
 }
 
 /**
+ * The model's tokenizer from its bytes, checked against config.json: every id it produces must have an embedding
+ * row (vocabulary at most vocab_size), and the language tags must be its pieces.
+ */
+export function readTokenizer(cfg: ModelConfig, bytes: Uint8Array): SentencePieceTokenizer {
+  const tok = SentencePieceTokenizer.fromBytes(bytes);
+  if (tok.vocabSize > cfg.vocabSize) {
+    throw new ModelFormatError(
+      `${cfg.tokenizer} has ${tok.vocabSize} pieces but config.json's vocab_size is ${cfg.vocabSize}; the tokenizer does not belong to this model`,
+    );
+  }
+  return tok;
+}
+
+/**
  * Uploads the tensors of one trunk shard into `store`, checking each against config.json's tensor index (shape and
  * dtype) before anything reaches the GPU.
  */
@@ -114,7 +128,7 @@ function uploadShard(
  */
 export async function loadModel(ctx: GpuContext, files: ModelFiles): Promise<LoadedModel> {
   const cfg = await readConfig(files);
-  const tokenizer = SentencePieceTokenizer.fromBytes(await files.read(cfg.tokenizer));
+  const tokenizer = readTokenizer(cfg, await files.read(cfg.tokenizer));
   const store = new WeightStore(ctx);
   try {
     for (const shard of cfg.shards) loadShard(store, cfg, shard, await files.read(shard));

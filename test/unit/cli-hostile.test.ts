@@ -125,6 +125,15 @@ describe('taskmoe CLI under hostile input', () => {
     expect(existsSync(out2)).toBe(false);
   });
 
+  it('a tokenizer with more pieces than vocab_size is refused at load (ids past the embedding)', () => {
+    const dir = copy('big-tokenizer');
+    cpSync('models/task_task/spm.model', join(dir, 'spm.model'));
+    const r = cli(['translate', '--model', dir, '--to', 'de'], 'Open the file.\n');
+    expect(r.status).toBe(1);
+    expect(r.errLines).toHaveLength(1);
+    expect(r.errLines[0]).toMatch(/8000 pieces.*vocab_size is 1000/);
+  });
+
   it('--beam past the engine limit is a usage error before loading (finding 9)', () => {
     for (const beam of ['9', '64', '0']) {
       const r = cli(['translate', '--model', MODEL, '--to', 'de', '--beam', beam], 'x\n');
