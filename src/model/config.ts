@@ -1,6 +1,6 @@
 import { TaskmoeError } from '../gpu/errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from '../runtime/paths';
-import { dict, type Fail, int, list, num, obj, oneOf, optional, str } from '../runtime/schema';
+import { dict, type Fail, int, LANGUAGE_CODE, list, num, obj, oneOf, optional, str } from '../runtime/schema';
 
 /** How a stack's MoE layers route: by token state, by task (target language), or none (dense FFNs). */
 export type Routing = 'token' | 'task' | 'dense';
@@ -78,7 +78,7 @@ export const CONFIG_LIMITS = {
 } as const;
 
 const L = CONFIG_LIMITS;
-const LANG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,34}$/;
+const LANG = LANGUAGE_CODE;
 const nonNeg = int(0, L.vocabSize - 1);
 const layerList = list(int(0, L.layers - 1), 0, L.layers);
 const shape = list(int(0, L.tensorDim), 0, L.tensorRank);
@@ -101,7 +101,7 @@ const CONFIG_FIELDS = {
   vocab_size: int(1, L.vocabSize),
   max_len: int(L.minMaxLen, L.maxLen),
   languages: list(str(35, LANG, 'a language code'), 1, L.languages),
-  lang_tag_ids: dict(nonNeg, L.languages),
+  lang_tag_ids: dict(nonNeg, L.languages, LANG),
   pad_id: nonNeg,
   bos_id: nonNeg,
   eos_id: nonNeg,
@@ -110,7 +110,7 @@ const CONFIG_FIELDS = {
   tokenizer: optional(str(MAX_FILE_NAME_LENGTH)),
   shards: list(str(MAX_FILE_NAME_LENGTH), 1, L.shards),
   tensors: dict(obj({ shape, dtype, shard: str(MAX_FILE_NAME_LENGTH) }), L.tensors),
-  task_shards: optional(dict(str(MAX_FILE_NAME_LENGTH), L.languages)),
+  task_shards: optional(dict(str(MAX_FILE_NAME_LENGTH), L.languages, LANG)),
   task_tensors: optional(dict(obj({ shape, dtype }), L.tensors)),
   task_gates: optional(
     dict(

@@ -1,6 +1,6 @@
 import { TaskmoeError } from '../gpu/errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from './paths';
-import { bool, dict, type Fail, int, list, literal, obj, optional, str } from './schema';
+import { bool, dict, type Fail, int, LANGUAGE_CODE, list, literal, obj, optional, str } from './schema';
 
 /** One file of a model with its size and digest. */
 export interface ManifestFile {
@@ -62,9 +62,13 @@ const MANIFEST_SCHEMA = obj({
   config: fileRule,
   tokenizer: fileRule,
   trunk: list(fileRule, 0, MAX_MANIFEST_ENTRIES),
-  tasks: dict(obj({ shards: list(fileRule, 0, MAX_MANIFEST_ENTRIES), bytes: bytesRule }), MAX_MANIFEST_ENTRIES),
+  tasks: dict(
+    obj({ shards: list(fileRule, 0, MAX_MANIFEST_ENTRIES), bytes: bytesRule }),
+    MAX_MANIFEST_ENTRIES,
+    LANGUAGE_CODE,
+  ),
   features: optional(list(str(100), 0, 100)),
-  memory: optional(obj({ trunkBytes: bytesRule, taskBytes: dict(bytesRule, MAX_MANIFEST_ENTRIES) })),
+  memory: optional(obj({ trunkBytes: bytesRule, taskBytes: dict(bytesRule, MAX_MANIFEST_ENTRIES, LANGUAGE_CODE) })),
 });
 
 const failManifest: Fail = (field, problem) => {

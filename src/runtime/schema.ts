@@ -22,6 +22,9 @@ function show(v: unknown): string {
   return s.length > 80 ? `${s.slice(0, 80)}...` : s;
 }
 
+/** A language code as models name their tasks: letters, digits, `-` and `_`, at most 35 characters. */
+export const LANGUAGE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,34}$/;
+
 /** An integer in [min, max]. */
 export function int(min: number, max: number): Rule<number> {
   return (v, field, fail) => {

@@ -57,6 +57,11 @@ describe('manifest.json validation', () => {
     rejects(m, ManifestError, re);
   });
 
+  it('rejects a task named __proto__ (no prototype games with parsed JSON)', () => {
+    const m = JSON.parse(JSON.stringify(manifest()).replace('"de":', '"__proto__":'));
+    rejects(m, ManifestError, /tasks/);
+  });
+
   it.each([
     ['%2e%2e/%2e%2e/other/x.safetensors'],
     ['https://other.host/x.safetensors'],
