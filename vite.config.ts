@@ -6,7 +6,13 @@ import { defineConfig } from 'vite';
 export default defineConfig(({ isSsrBuild }) => ({
   root: '.',
   publicDir: isSsrBuild ? false : 'public',
-  server: { host: '127.0.0.1', fs: { strict: true } },
+  server: {
+    host: '127.0.0.1',
+    fs: { strict: true },
+    // Not the sources: training/ holds Python environments and unpacked corpora (hundreds of thousands of files),
+    // whose crawl delays the first page by tens of seconds and exhausts inotify watchers.
+    watch: { ignored: ['**/training/**', '**/test-results/**', '**/bench-results/**', '**/dist/**'] },
+  },
   // Pre-bundle dependencies when the server starts: a dependency discovered later (e.g. comlink inside the worker)
   // makes Vite reload the page mid-test ("Execution context was destroyed").
   optimizeDeps: {
