@@ -39,9 +39,29 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<numb
   'export-onnx': exportOnnxCommand,
 };
 
+/** A file-system operation of a command failed (permissions, a full disk, a path that vanished). */
+export class FileSystemError extends TaskmoeError {
+  /** The system error code, e.g. EACCES, ENOSPC. */
+  readonly errno: string;
+  constructor(e: NodeJS.ErrnoException) {
+    super(
+      'file-system',
+      `${e.path ? `"${e.path}": ` : ''}${e.syscall ?? 'file system'} failed with ${e.code}. Check the path, its permissions and the free space.`,
+      { cause: e },
+    );
+    this.errno = e.code as string;
+  }
+}
+
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  const x = e as NodeJS.ErrnoException | null;
+  return e instanceof Error && typeof x?.code === 'string' && /^E[A-Z0-9]+$/.test(x.code) && 'syscall' in e;
+}
+
 /** One line for stderr and the exit status of an error thrown by a command. */
 export function describeError(e: unknown): { line: string; status: number } {
   const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+  if (isSystemError(e) && !(e instanceof TaskmoeError)) return describeError(new FileSystemError(e));
   if (e instanceof UsageError || e instanceof UnknownLanguageError) return { line: oneLine(e.message), status: 2 };
   if (e instanceof TaskmoeError) return { line: oneLine(e.message), status: e.code === 'aborted' ? 130 : 1 };
   const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);

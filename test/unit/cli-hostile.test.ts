@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeError, FileSystemError } from '../../src/cli/run';
 import { extractModel } from '../../src/runtime/extract-node';
 import { nodeFiles } from '../../src/runtime/node-files';
 
@@ -18,6 +19,22 @@ function cli(args: string[], input = '', timeout = 120_000) {
   const errLines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, errLines, ms: performance.now() - t0 };
 }
+
+describe('CLI error lines', () => {
+  it('a file-system error is a typed FileSystemError line, not an unexpected one', () => {
+    const e = Object.assign(new Error("EACCES: permission denied, open '/x/scores.txt'"), {
+      code: 'EACCES',
+      syscall: 'open',
+      path: '/x/scores.txt',
+      errno: -13,
+    });
+    const d = describeError(e);
+    expect(d.status).toBe(1);
+    expect(d.line).toBe(new FileSystemError(e).message);
+    expect(d.line).toMatch(/^"\/x\/scores\.txt": open failed with EACCES/);
+    expect(d.line).not.toMatch(/unexpected/);
+  });
+});
 
 describe('taskmoe CLI under hostile input', () => {
   let tmp: string;
