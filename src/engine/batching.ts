@@ -56,6 +56,7 @@ export function sourcePieces(texts: readonly string[], to: string, cfg: ModelCon
     const live: Array<readonly number[] | undefined> = new Array(pieces.length);
     // A piece is finished once a step reports a batch without it after one with it (batches run one after another).
     const finished = new Uint8Array(pieces.length);
+    const finishedText: Array<string | undefined> = new Array(pieces.length);
     let current = new Set<number>();
     const stable = (): string[] =>
       texts.map((_, i) => {
@@ -64,7 +65,8 @@ export function sourcePieces(texts: readonly string[], to: string, cfg: ModelCon
           if (owner[j] !== i) continue;
           const ids = live[j];
           if (finished[j] && ids) {
-            parts.push(tok.decode(ids));
+            finishedText[j] ??= tok.decode(ids);
+            parts.push(finishedText[j] as string);
             continue;
           }
           if (prefixStable && ids) parts.push(tok.decode(ids));
