@@ -16,7 +16,7 @@ checkpoint `init.pt`, about 46 MiB for the small config): with the corpus that e
 The pack must stay under --limit-mib (56 MiB by default, leaving 8 MiB of the 64 MiB for the working tree's
 own files) and, with the files that travel anyway (git's tracked and untracked-not-ignored files), under the
 device tool's 64 MiB; either check failing is an error (exit status 2 and 3; the pack is removed on the
-first, kept on the second).
+first, kept on the second). `--check` measures an existing pack (checksums too) and the tree without repacking.
 
 The weights come back the other way (run.py -> unpack.py) as parts of at most PART_BYTES each; write_parts and
 join_parts live here so that both ends share them.
@@ -253,7 +253,16 @@ def main(argv=None) -> None:
     ap.add_argument("--limit-mib", type=float, default=PACK_LIMIT_MIB)
     ap.add_argument("--xz-preset", type=int, default=6)
     ap.add_argument("--no-tree-check", action="store_true", help="skip the check of tree + pack against 64 MiB")
+    ap.add_argument(
+        "--check", action="store_true", help="only measure: the existing pack (verified) and the tree, against the limits"
+    )
     a = ap.parse_args(argv)
+    if a.check:
+        meta = load_pack(Path(a.out))
+        size = check_pack_size(Path(a.out), a.limit_mib)
+        print(f"pack: {a.out}: {meta['n_pairs']} pairs, {meta['n_tokens']} tokens, {size / MIB:.2f} MiB, checksums good")
+        check_tree(size)
+        return
 
     from training.taskmoe_train.portable import load_portable
     from training.taskmoe_train.tokenizer import Tokenizer
@@ -283,19 +292,22 @@ def main(argv=None) -> None:
         f"{meta['pack_bytes'] / MIB:.2f} MiB (limit {a.limit_mib:g} MiB)"
     )
     if not a.no_tree_check:
-        repo = Path(
-            subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
+        check_tree(meta["pack_bytes"])
+
+
+def check_tree(pack_bytes: int) -> None:
+    """Exit 3 if the working tree (as it is on disk now) plus the pack is over the device tool's 64 MiB."""
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True).stdout.strip()
+    tree = tree_bytes(Path(top))
+    total = tree + pack_bytes
+    print(f"pack: the working tree sends {tree / MIB:.1f} MiB; with the pack {total / MIB:.1f} MiB (device limit 64 MiB)")
+    if total > TREE_LIMIT:
+        print(
+            "pack: the device tool would refuse this call (the working tree is larger than 64 MiB): tracked files "
+            "count in full; see training/README.md, 'GPU (lent machine)'",
+            file=sys.stderr,
         )
-        tree = tree_bytes(repo)
-        total = tree + meta["pack_bytes"]
-        print(f"pack: the working tree sends {tree / MIB:.1f} MiB; with the pack {total / MIB:.1f} MiB (device limit 64 MiB)")
-        if total > TREE_LIMIT:
-            print(
-                "pack: the device tool would refuse this call (the working tree is larger than 64 MiB): "
-                "tracked files count in full; see training/README.md, 'GPU (lent machine)'",
-                file=sys.stderr,
-            )
-            raise SystemExit(3)
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,14 @@ def test_gpu_tree_bytes_counts_tracked_and_untracked_not_ignored(tmp_path):
     assert pk.tree_bytes(tmp_path) == 1000 + 300 + len("ign/\n")
 
 
+def test_gpu_tree_check_fails_past_64_mib(monkeypatch, capsys):
+    monkeypatch.setattr(pk, "tree_bytes", lambda repo: 60 * pk.MIB)
+    pk.check_tree(4 * pk.MIB)
+    with pytest.raises(SystemExit) as e:
+        pk.check_tree(4 * pk.MIB + 1)
+    assert e.value.code == 3 and "would refuse" in capsys.readouterr().err
+
+
 def test_gpu_parts_are_bounded_and_rejoin(tmp_path):
     data = os.urandom(10_000)
     entry = pk.write_parts(data, tmp_path, "w", part_bytes=3000)
