@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from training.eval.evaluate import HYPS, HypStore, avg, budget_of, evaluate_model, fingerprint
+from training.eval.evaluate import HYPS, EvalOptions, HypStore, avg, budget_of, evaluate_model, fingerprint
 from training.taskmoe_train.export import load_checkpoint, round_f16
 from training.taskmoe_train.model import LANGS
 from training.taskmoe_train.tokenizer import Tokenizer
@@ -111,7 +111,8 @@ def update_curve(
         budget = budget_of({"tokens_seen": state["tokens"]})
         store = HypStore(hyps, f"{name}@{budget}", fingerprint(model))
         t0 = time.time()
-        scores, _ = evaluate_model(model, tok, store, data, ["dev"], [1], max_sents, precision, f"{name}@{budget}")
+        o = EvalOptions(data, ["dev"], [1], max_sents, hyps, precision)
+        scores, _ = evaluate_model(model, tok, store, o, f"{name}@{budget}")
         chrf = {lang: scores[lang]["dev"]["greedy"]["chrF2"] for lang in LANGS if lang in scores}
         curve["points"].append(
             {

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from training.data.build import TESTS
 from training.taskmoe_train.export import load_checkpoint, load_export, round_f16
-from training.taskmoe_train.model import LANGS, PAD
+from training.taskmoe_train.model import LANGS, PAD, param_counts
 from training.taskmoe_train.tokenizer import Tokenizer
 from training.taskmoe_train.train import token_label
 
@@ -88,16 +89,17 @@ def score(hyp: list[str], ref: list[str], lang: str) -> dict:
     return {"chrF2": round(chrf.score, 2), "BLEU": round(bleu.score, 2), "n": len(hyp)}
 
 
-def autocast(precision: str):
-    """bf16 autocast on the CPU (PyTorch 2; the model keeps softmax and the search's log-probabilities in f32)."""
+def autocast(precision: str, device: str = "cpu"):
+    """bf16 autocast (PyTorch 2 on the CPU; the model keeps softmax and the search's log-probabilities in f32)."""
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 @torch.no_grad()
 def translate(model, tok, src: list[str], lang: str, beam: int, batch: int = 48, max_steps: int = 128) -> list[str]:
     """Batches of `batch` sentences sorted by length; at most 2 x source length + 10 decoder steps."""
+    dev = next(model.parameters()).device
     task = LANGS.index(lang)
     ids = [tok.source_ids(s, lang)[: model.cfg.max_len] for s in src]
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
@@ -108,7 +110,7 @@ def translate(model, tok, src: list[str], lang: str, beam: int, batch: int = 48,
         x = torch.full((len(chunk), S), PAD, dtype=torch.long)
         for r, i in enumerate(chunk):
             x[r, : len(ids[i])] = torch.tensor(ids[i])
-        t = torch.full((len(chunk),), task, dtype=torch.long)
+        x, t = x.to(dev), torch.full((len(chunk),), task, dtype=torch.long, device=dev)
         steps = min(max_steps, 2 * S + 10)
         hyps = model.greedy(x, t, max_steps=steps) if beam <= 1 else model.beam(x, t, beam=beam, max_steps=steps)
         for r, i in enumerate(chunk):
@@ -186,33 +188,39 @@ class HypStore:
 # ---------------------------------------------------------------------------------------------------- evaluation
 
 
-def evaluate_model(
-    model,
-    tok,
-    store: HypStore,
-    data: Path,
-    sets: list[str],
-    beams: list[int],
-    max_sents: int = 0,
-    precision: str = "fp32",
-    log: str = "",
-) -> tuple[dict, dict]:
-    """Scores {lang: {split: {mode: {chrF2, BLEU, n}}}} and decoding speed {mode: {sentences, seconds}}."""
+@dataclass
+class EvalOptions:
+    """What to decode and how: sets and beam sizes, and where hypotheses go."""
+
+    data: Path = Path("training/work/data")
+    sets: list[str] = field(default_factory=lambda: list(SETS))
+    beams: list[int] = field(default_factory=lambda: [1, 4])
+    max_sents: int = 0  # first N lines of each set (0 = all; claims need all)
+    hyps: Path = HYPS
+    precision: str = "fp32"
+    batch: int = 48
+    device: str = "cpu"
+    budget: str | None = None  # default: budget_of(training)
+
+
+def evaluate_model(model, tok, store: HypStore, o: EvalOptions, log: str = "") -> tuple[dict, dict]:
+    """Scores {lang: {split: {mode: {chrF2, BLEU, n}}}} and decoding speed {mode: {sentences, seconds}}; hypotheses
+    already in `store` (same weights, whole set) are scored without decoding again."""
     scores: dict = {}
     speed: dict = {}
     for lang in LANGS:
-        for split in sets:
-            ds = read_set(data, lang, split, max_sents)
+        for split in o.sets:
+            ds = read_set(o.data, lang, split, o.max_sents)
             if ds is None:
                 continue
             src, ref = ds
-            for b in beams:
+            for b in o.beams:
                 mode = MODES.get(b, f"beam{b}")
                 hyp = store.read(lang, split, mode, len(src))
                 if hyp is None:
                     t0 = time.time()
-                    with autocast(precision):
-                        hyp = translate(model, tok, src, lang, b)
+                    with autocast(o.precision, o.device):
+                        hyp = translate(model, tok, src, lang, b, batch=o.batch)
                     dt = time.time() - t0
                     store.write(lang, split, mode, hyp)
                     sp = speed.setdefault(mode, {"sentences": 0, "seconds": 0.0})
@@ -223,51 +231,26 @@ def evaluate_model(
     return scores, speed
 
 
-def evaluate_variant(
-    d: Path,
-    data: Path,
-    max_sents: int,
-    beams: list[int],
-    sets: list[str],
-    hyps: Path = HYPS,
-    precision: str = "fp32",
-    budget: str | None = None,
-) -> dict:
+def evaluate_variant(d: Path, o: EvalOptions) -> dict:
     """An export folder (models/<variant>/): an entry {variant, budget, routing, params, training, scores, eval}."""
     model, tok, conf = load_export(d)
-    return evaluate_loaded(
-        model, tok, conf["variant"], conf.get("training", {}), data, max_sents, beams, sets, hyps, precision, budget
-    )
+    return evaluate_loaded(model, tok, conf["variant"], conf.get("training", {}), o)
 
 
-def evaluate_snapshot(
-    run: Path,
-    ckpt: str,
-    spm: Path,
-    data: Path,
-    max_sents: int,
-    beams: list[int],
-    sets: list[str],
-    hyps: Path = HYPS,
-    precision: str = "fp32",
-    budget: str | None = None,
-    variant: str = "",
-) -> dict:
+def evaluate_snapshot(run: Path, ckpt: str, spm: Path, o: EvalOptions, variant: str = "") -> dict:
     """A run's snapshot (`tokens-25M.pt`), rounded to f16 as export.py rounds it: the same weights as its export."""
     model, state = load_checkpoint(run, ckpt)
     round_f16(model)
     variant = variant or f"{model.cfg.enc_routing}_{model.cfg.dec_routing}"
     training = {"steps": state["step"], "tokens_seen": state["tokens"], "checkpoint": f"{run}/{ckpt}"}
-    return evaluate_loaded(model, Tokenizer(spm), variant, training, data, max_sents, beams, sets, hyps, precision, budget)
+    return evaluate_loaded(model, Tokenizer(spm), variant, training, o)
 
 
-def evaluate_loaded(model, tok, variant, training, data, max_sents, beams, sets, hyps, precision, budget) -> dict:
-    from training.taskmoe_train.model import param_counts
-
-    budget = budget or budget_of(training) or f"step-{training.get('steps')}"
+def evaluate_loaded(model, tok, variant: str, training: dict, o: EvalOptions) -> dict:
+    budget = o.budget or budget_of(training) or f"step-{training.get('steps')}"
     weights = fingerprint(model)
-    store = HypStore(hyps, f"{variant}@{budget}", weights)
-    scores, speed = evaluate_model(model, tok, store, data, sets, beams, max_sents, precision, f"{variant}@{budget}")
+    store = HypStore(o.hyps, f"{variant}@{budget}", weights)
+    scores, speed = evaluate_model(model.to(o.device), tok, store, o, f"{variant}@{budget}")
     return {
         "variant": variant,
         "budget": budget,
@@ -276,9 +259,10 @@ def evaluate_loaded(model, tok, variant, training, data, max_sents, beams, sets,
         "training": training,
         "scores": scores,
         "eval": {
-            "max_sents": max_sents,
-            "beams": beams,
-            "precision": precision,
+            "max_sents": o.max_sents,
+            "beams": o.beams,
+            "precision": o.precision,
+            "device": o.device,
             "torch": torch.__version__,
             "sacrebleu": sacrebleu.__version__,
             "weights_sha1": weights,
@@ -311,7 +295,9 @@ def resample_counts(n: int, seed: int, samples: int = BOOTSTRAP_SAMPLES) -> np.n
     """[samples, n] how often each sentence is drawn in each resample: the indices sacrebleu's paired bootstrap draws
     (`np.random.default_rng(seed).choice(n, size=(samples, n))`), as counts so a resample's statistics are one product."""
     idx = np.random.default_rng(seed).choice(n, size=(samples, n), replace=True)
-    return np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.float64)
+    return np.stack([np.bincount(row, minlength=n) for row in idx]).astype(
+        np.uint8
+    )  # a sentence is drawn at most n times; n > 255: never near 255
 
 
 def stratum_seed(lang: str, split: str) -> int:
@@ -325,7 +311,7 @@ def resampled_scores(hyp: list[str], ref: list[str], lang: str, name: str, count
     m = metric(name, lang)
     stats = np.array(m._extract_corpus_statistics(hyp, [ref]), dtype=np.float64)  # [n, k], integer counts
     full = m._compute_score_from_stats(stats.sum(0)).score
-    return full, np.array([m._compute_score_from_stats(row).score for row in counts @ stats])
+    return full, np.array([m._compute_score_from_stats(row).score for row in counts.astype(np.float64) @ stats])
 
 
 def paired_bootstrap(strata: list[tuple[float, np.ndarray, float, np.ndarray]]) -> dict:
@@ -491,6 +477,21 @@ def load_results(path: Path) -> dict:
     for v, e in r.pop("variants", {}).items():  # the old format's latest evaluations
         archive.setdefault(v, {})[f"step-{e.get('training', {}).get('steps')}"] = e
     return r
+
+
+@contextlib.contextmanager
+def results_lock(path: Path):
+    """An exclusive lock (fcntl, a file in the temporary folder) while a process reads, merges and writes results.json."""
+    import fcntl
+    import tempfile
+
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"taskmoe-results-{key}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def save_results(path: Path, results: dict) -> None:
@@ -702,30 +703,29 @@ def main(argv=None) -> None:
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: CPU autocast (PyTorch 2)")
     ap.add_argument("--baselines", action="store_true")
     ap.add_argument("--judge", action="store_true", help="recompute every budget's claims from saved hypotheses")
+    ap.add_argument("--batch", type=int, default=48, help="sentences per batch (sorted by length)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     a.results.mkdir(parents=True, exist_ok=True)
     path = a.results / "results.json"
     beams = [int(b) for b in a.beams.split(",")]
-    sets = a.sets.split(",")
-    entries = [
-        evaluate_variant(a.models / v, a.data, a.max_sents, beams, sets, a.hyps, a.precision, a.budget) for v in a.variants
-    ]
+    o = EvalOptions(a.data, a.sets.split(","), beams, a.max_sents, a.hyps, a.precision, a.batch, a.device, a.budget)
+    entries = [evaluate_variant(a.models / v, o) for v in a.variants]
     if a.run:
-        entries.append(
-            evaluate_snapshot(a.run, a.ckpt, a.spm, a.data, a.max_sents, beams, sets, a.hyps, a.precision, a.budget, a.variant)
-        )
-    results = load_results(path)  # reload: another evaluation may have written meanwhile
-    for e in entries:
-        merge_entry(results, e)
-    if a.baselines:
-        results["baselines"] = evaluate_baselines(a.data, a.max_sents, sets)
-        results["baselines_eval"] = {"max_sents": a.max_sents}
-    if a.judge or entries:
-        judge_all(results, a.hyps, a.data, None if a.judge else sorted({e["budget"] for e in entries}))
-    save_results(path, results)
-    update_readme(a.results / "README.md", render(results, a.results))
+        entries.append(evaluate_snapshot(a.run, a.ckpt, a.spm, o, a.variant))
+    with results_lock(path):  # evaluations of several variants may finish at the same time
+        results = load_results(path)  # reload: another evaluation may have written meanwhile
+        for e in entries:
+            merge_entry(results, e)
+        if a.baselines:
+            results["baselines"] = evaluate_baselines(a.data, a.max_sents, o.sets)
+            results["baselines_eval"] = {"max_sents": a.max_sents}
+        if a.judge or entries:
+            judge_all(results, a.hyps, a.data, None if a.judge else sorted({e["budget"] for e in entries}))
+        save_results(path, results)
+        update_readme(a.results / "README.md", render(results, a.results))
 
 
 if __name__ == "__main__":

@@ -55,17 +55,18 @@ def test_evaluate_full_sets_keeps_hypotheses(spm_model, token_run, tmp_path):
     )
     hyps = tmp_path / "hyps"
     # every set of the real corpus; the fixtures have three, the others are skipped
-    r = ev.evaluate_variant(tmp_path / "m", FIXTURES, 0, [1, 2], ev.SETS, hyps)
+    o = ev.EvalOptions(FIXTURES, ev.SETS, [1, 2], hyps=hyps)
+    r = ev.evaluate_variant(tmp_path / "m", o)
     assert r["budget"] == str(state["tokens"]) and set(r["scores"]) == set(FIXTURE_LANGS)
     assert set(r["scores"]["es"]) == {"dev", *TESTS} and r["scores"]["es"]["dev"]["beam2"]["n"] == 8
     d = hyps / f"task_task@{r['budget']}"
     assert len((d / "zh-cn.test.wesnoth.greedy.txt").read_text(encoding="utf-8").split("\n")) == 8 + 1
     assert r["eval"]["speed"]["greedy"]["sentences"] == 3 * 3 * 8
     # a second evaluation of the same weights reuses the hypotheses (no decoding) and scores the same
-    again = ev.evaluate_variant(tmp_path / "m", FIXTURES, 0, [1, 2], ev.SETS, hyps)
+    again = ev.evaluate_variant(tmp_path / "m", o)
     assert again["scores"] == r["scores"] and again["eval"]["speed"] == {}
     # the snapshot itself, rounded to f16, is the same weights as its export
-    snap = ev.evaluate_snapshot(token_run, "tokens-2000.pt", spm_model, FIXTURES, 0, [1], ["dev"], hyps)
+    snap = ev.evaluate_snapshot(token_run, "tokens-2000.pt", spm_model, ev.EvalOptions(FIXTURES, ["dev"], [1], hyps=hyps))
     assert snap["eval"]["weights_sha1"] == r["eval"]["weights_sha1"] and snap["eval"]["speed"] == {}
     b = ev.evaluate_baselines(FIXTURES, 0, ev.SETS)
     assert b["copy"]["de"]["dev"]["n"] == 8 and "test.gimp" not in b["copy"]["de"]
@@ -194,3 +195,20 @@ def test_dev_curve_of_a_run(spm_model, token_run, tmp_path):
     again = dc.update_curve(token_run, spm_model, FIXTURES, tmp_path / "hyps", out, "task_task")  # nothing new to add
     assert again["points"] == curve["points"]
     assert dc.render(out)[1].startswith("- task_task: 0.001M ")
+
+
+def test_cli_evaluates_snapshots_and_judges_at_one_budget(spm_model, token_run, tmp_path):
+    """Two variants at one budget through the command line (the same weights under two names: every claim between
+    them is inconclusive); results.json, README and hypotheses written."""
+    res = tmp_path / "models"
+    common = ["--spm", str(spm_model), "--data", str(FIXTURES), "--results", str(res), "--hyps", str(tmp_path / "h")]
+    common += ["--beams", "1", "--run", str(token_run), "--ckpt", "tokens-1000.pt"]
+    ev.main([*common, "--variant", "task_task", "--baselines"])
+    ev.main([*common, "--variant", "dense_dense"])
+    r = json.loads((res / "results.json").read_text())
+    (budget,) = r["claims"]
+    assert set(r["evaluations"]) == {"task_task", "dense_dense"} and r["format"] == 2
+    c = r["claims"][budget]["greedy"]["task>dense"]
+    assert c["verdict"]["chrF2"]["verdict"] == "inconclusive" and c["rows"]["tests"]["chrF2"]["avg"]["diff"] == 0
+    text = (res / "README.md").read_text()
+    assert f"**Claims at {budget} tokens each** (greedy;" in text and "<!-- results:end -->" in text
