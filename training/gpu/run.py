@@ -14,7 +14,7 @@ arguments go to train.py unchanged, later ones winning), and then writes to --ou
   manifest.json                 checksums of the parts and the whole, state, config, tokens/s, device, arguments
   log.jsonl                     train.py's log
 
-If training raises, the last ckpt.pt of the run (written every --ckpt-minutes) is brought back instead, and the
+If training raises or gets SIGTERM, the last ckpt.pt of the run (written every --ckpt-minutes) is brought back instead, and the
 manifest says why. The collate function is replaced by an equal, vectorised one (fast_collate): on a GPU the
 per-pair Python loop of train.collate would cost about as much as a step on 64k-token batches.
 
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -45,6 +46,10 @@ from .pack import MIB, PART_BYTES, load_pack, portable_bytes, write_parts
 
 MAX_FILES = 8  # the device tool brings back at most 8 files of at most 16 MiB each
 MAX_FILE_BYTES = 16 * MIB
+
+
+class Terminated(BaseException):
+    pass
 
 
 def allow_missing_sentencepiece() -> bool:
@@ -150,12 +155,20 @@ def main(argv=None) -> dict:
     info = device_info(a.cpu)
     print(json.dumps({"run": info, "sentencepiece_stub": stub, "train_argv": targv}), flush=True)
     error = None
+
+    def on_term(signum, frame):  # a timeout's SIGTERM: bring back the last checkpoint, as for an error
+        raise Terminated(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         res = tr.train(tr.parser().parse_args(targv))
         model_state, state, config = res["model"].state_dict(), res["state"], res["config"].to_dict()
-    except Exception as e:  # bring back the last periodic checkpoint rather than nothing
-        traceback.print_exc()
+    except (Exception, Terminated) as e:  # bring back the last periodic checkpoint rather than nothing
         error = repr(e)
+        try:
+            traceback.print_exc()
+        except OSError:  # the output pipe may be gone (a timeout kills tee too)
+            pass
         ck = a.run_dir / "ckpt.pt"
         if not ck.exists():
             raise
@@ -186,7 +199,12 @@ def main(argv=None) -> dict:
         print(
             f"run: WARNING: {a.out} will not all come back: {len(files)} files (+ run.log), over 16 MiB: {big}", file=sys.stderr
         )
-    print(json.dumps({k: manifest[k] for k in ("state", "tokens_per_s", "peak_gpu_memory_gib", "wall_s", "error")}), flush=True)
+    try:
+        print(
+            json.dumps({k: manifest[k] for k in ("state", "tokens_per_s", "peak_gpu_memory_gib", "wall_s", "error")}), flush=True
+        )
+    except OSError:
+        pass
     return manifest
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +225,21 @@ def test_gpu_run_needs_no_sentencepiece(packed, tmp_path):
     r = run_gpu_entry(["--pack", str(packed)], out, tmp_path / "run", no_spm=True)
     assert '"sentencepiece_stub": true' in r.stdout
     assert json.loads((out / "manifest.json").read_text())["state"]["step"] == 3
+
+
+def test_gpu_run_brings_back_the_last_checkpoint_on_sigterm(packed, tmp_path):
+    out, run_dir = tmp_path / "out", tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "training.gpu.run", "--pack", str(packed), "--out", str(out), "--run-dir", str(run_dir)]
+    cmd += ["--cpu", "--threads", "1", "--max-tokens", "400", "--warmup", "4", "--log-every", "1", "--ckpt-every", "2"]
+    p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "ckpt.pt").exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["error"] == "Terminated('signal 15')" and manifest["state"]["step"] >= 2
+    assert unpack(out, tmp_path / "back.pt")["state"] == manifest["state"]
