@@ -83,7 +83,7 @@ describe('soak: load/unload/evict 500 times, translate 1,000 times (Dawn)', () =
     // Warm-up until the process's memory reaches its steady state (pipelines compiled, pool size classes filled,
     // caches full, the allocators' arenas grown: RSS climbs ~50 MiB in the first few hundred cycles, then plateaus).
     await round(504, false);
-    await round(96, true);
+    await round(240, true);
     const base = await measure();
     const t0 = performance.now();
     await round(504, false); // load/unload/evict only, the case that leaked
