@@ -14,9 +14,11 @@ arguments go to train.py unchanged, later ones winning), and then writes to --ou
   manifest.json                 checksums of the parts and the whole, state, config, tokens/s, device, arguments
   log.jsonl                     train.py's log
 
-If training raises or gets SIGTERM, the last ckpt.pt of the run (written every --ckpt-minutes) is brought back instead, and the
-manifest says why. The collate function is replaced by an equal, vectorised one (fast_collate): on a GPU the
-per-pair Python loop of train.collate would cost about as much as a step on 64k-token batches.
+Each new ckpt.pt of the run (written every --ckpt-minutes) is mirrored there while training runs, so a hard kill
+still leaves the last one (manifest error "partial: ..."); if training raises or gets SIGTERM, the last ckpt.pt is
+brought back and the manifest says why. The collate function is replaced by an equal, vectorised one
+(fast_collate): on a GPU the per-pair Python loop of train.collate would cost about as much as a step on 64k-token
+batches.
 
 Batch and learning rate: the CPU runs take 4,096-token batches at peak lr 1e-3 (warmup 1,000 steps). Here a
 batch is 16x that (65,536 padded tokens, about 55k real) and the peak lr 2e-3: Ott et al. (2018, "Scaling Neural
@@ -34,6 +36,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import traceback
 import types
@@ -131,6 +134,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--stem", default="weights")
+    ap.add_argument("--mirror-every", type=float, default=5.0, help="seconds between looks for a new ckpt.pt to mirror")
     ap.add_argument("--cpu", action="store_true", help="run the same path on the CPU (tests)")
     ap.add_argument("--slow-collate", action="store_true", help="keep train.collate")
     a, rest = ap.parse_known_args(argv)
@@ -154,51 +158,75 @@ def main(argv=None) -> dict:
     targv = train_argv(a, meta, rest)
     info = device_info(a.cpu)
     print(json.dumps({"run": info, "sentencepiece_stub": stub, "train_argv": targv}), flush=True)
-    error = None
+
+    def write_out(model_state, state, config, error) -> dict:
+        entry = write_parts(portable_bytes(model_state, state, config), a.out, a.stem)
+        if (a.run_dir / "log.jsonl").exists():
+            shutil.copyfile(a.run_dir / "log.jsonl", a.out / "log.jsonl")
+        manifest = {
+            "format": "taskmoe-gpu-1",
+            "weights": entry,
+            "state": state,
+            "config": config,
+            "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9), 1),
+            "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if info["device"] != "cpu" else None,
+            "wall_s": round(time.time() - t_wall, 1),
+            **info,
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
+            "train_argv": targv,
+            "pack": {k: meta[k] for k in ("n_pairs", "n_tokens", "max_len", "spm_sha256", "init_from") if k in meta},
+            "error": error,
+        }
+        tmp = a.out / "manifest.json.tmp"
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+        os.replace(tmp, a.out / "manifest.json")
+        return manifest
+
+    def from_ckpt(error: str) -> dict:
+        c = torch.load(a.run_dir / "ckpt.pt", map_location="cpu", weights_only=False)
+        return write_out(c["model"], c["state"], c["config"], error)
+
+    # While training runs, each new ckpt.pt (every --ckpt-minutes) is mirrored to --out, so that even a hard kill
+    # (the call's time limit) leaves the last one there.
+    stop = threading.Event()
+
+    def mirror() -> None:
+        seen = None
+        while not stop.wait(a.mirror_every):
+            try:
+                m = (a.run_dir / "ckpt.pt").stat().st_mtime_ns
+                if m != seen:
+                    seen = m
+                    from_ckpt("partial: training was still running")
+            except Exception:  # a checkpoint being replaced; the next round takes it
+                seen = None
 
     def on_term(signum, frame):  # a timeout's SIGTERM: bring back the last checkpoint, as for an error
         raise Terminated(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, on_term)
+    mirror_thread = threading.Thread(target=mirror, daemon=True)
+    mirror_thread.start()
     try:
         res = tr.train(tr.parser().parse_args(targv))
-        model_state, state, config = res["model"].state_dict(), res["state"], res["config"].to_dict()
+        stop.set()
+        mirror_thread.join()
+        manifest = write_out(res["model"].state_dict(), res["state"], res["config"].to_dict(), None)
     except (Exception, Terminated) as e:  # bring back the last periodic checkpoint rather than nothing
-        error = repr(e)
+        stop.set()
+        mirror_thread.join(timeout=60)
         try:
             traceback.print_exc()
         except OSError:  # the output pipe may be gone (a timeout kills tee too)
             pass
-        ck = a.run_dir / "ckpt.pt"
-        if not ck.exists():
+        if not (a.run_dir / "ckpt.pt").exists():
             raise
-        c = torch.load(ck, map_location="cpu", weights_only=False)
-        model_state, state, config = c["model"], c["state"], c["config"]
-    entry = write_parts(portable_bytes(model_state, state, config), a.out, a.stem)
-    if (a.run_dir / "log.jsonl").exists():
-        shutil.copyfile(a.run_dir / "log.jsonl", a.out / "log.jsonl")
-    manifest = {
-        "format": "taskmoe-gpu-1",
-        "weights": entry,
-        "state": state,
-        "config": config,
-        "tokens_per_s": round(state["tokens"] / max(state["train_seconds"], 1e-9), 1),
-        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if info["device"] != "cpu" else None,
-        "wall_s": round(time.time() - t_wall, 1),
-        **info,
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
-        "train_argv": targv,
-        "pack": {k: meta[k] for k in ("n_pairs", "n_tokens", "max_len", "spm_sha256", "init_from") if k in meta},
-        "error": error,
-    }
-    (a.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    files = [p for p in a.out.iterdir() if p.is_file()]
-    big = [p.name for p in files if p.stat().st_size > MAX_FILE_BYTES]
-    # run.sh's run.log is the one more file
-    if big or len(files) + 1 > MAX_FILES or entry["bytes"] > (MAX_FILES - 3) * PART_BYTES:
-        print(
-            f"run: WARNING: {a.out} will not all come back: {len(files)} files (+ run.log), over 16 MiB: {big}", file=sys.stderr
-        )
+        manifest = from_ckpt(repr(e))
+    files = [p.name for p in a.out.iterdir() if p.is_file()]
+    big = [n for n in files if (a.out / n).stat().st_size > MAX_FILE_BYTES]
+    n_files = len(files) + ("run.log" not in files)  # run.sh's run.log is one more
+    if big or n_files > MAX_FILES or manifest["weights"]["bytes"] > (MAX_FILES - 3) * PART_BYTES:
+        print(f"run: WARNING: {a.out} will not all come back: {n_files} files, over 16 MiB: {big}", file=sys.stderr)
     try:
         print(
             json.dumps({k: manifest[k] for k in ("state", "tokens_per_s", "peak_gpu_memory_gib", "wall_s", "error")}), flush=True

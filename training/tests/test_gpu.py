@@ -232,14 +232,18 @@ def test_gpu_run_brings_back_the_last_checkpoint_on_sigterm(packed, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "training.gpu.run", "--pack", str(packed), "--out", str(out), "--run-dir", str(run_dir)]
     cmd += ["--cpu", "--threads", "1", "--max-tokens", "400", "--warmup", "4", "--log-every", "1", "--ckpt-every", "2"]
+    cmd += ["--mirror-every", "0.1"]
     p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while not (run_dir / "ckpt.pt").exists() and p.poll() is None and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    while not (out / "manifest.json").exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    # a checkpoint is mirrored to --out while training still runs (what a hard kill would leave)
+    partial = json.loads((out / "manifest.json").read_text())
+    assert partial["error"].startswith("partial") and partial["state"]["step"] >= 2
     p.send_signal(signal.SIGTERM)
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 0, stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["error"] == "Terminated('signal 15')" and manifest["state"]["step"] >= 2
+    assert manifest["error"] == "Terminated('signal 15')" and manifest["state"]["step"] >= partial["state"]["step"]
     assert unpack(out, tmp_path / "back.pt")["state"] == manifest["state"]
+    assert sorted(q.name for q in out.iterdir()) == ["log.jsonl", "manifest.json", "weights.000"]
