@@ -138,6 +138,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--cpu", action="store_true", help="run the same path on the CPU (tests)")
     ap.add_argument("--slow-collate", action="store_true", help="keep train.collate")
     a, rest = ap.parse_known_args(argv)
+    if not (a.pack / "pack.json").exists():
+        raise SystemExit(f"run: no pack at {a.pack} (make it with training.gpu.pack and name it in the call's carry)")
     t_wall = time.time()
     stub = allow_missing_sentencepiece()
     from training.taskmoe_train import train as tr

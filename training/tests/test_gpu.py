@@ -220,6 +220,13 @@ def test_gpu_run_on_cpu_from_pack_returns_parts_that_continue(spm_model, packed,
     assert state["step"] == 5
 
 
+def test_gpu_run_says_when_the_pack_is_missing(tmp_path):
+    from training.gpu.run import main
+
+    with pytest.raises(SystemExit, match="no pack"):
+        main(["--cpu", "--pack", str(tmp_path / "nothing"), "--out", str(tmp_path / "out")])
+
+
 def test_gpu_run_needs_no_sentencepiece(packed, tmp_path):
     out = tmp_path / "out"
     r = run_gpu_entry(["--pack", str(packed)], out, tmp_path / "run", no_spm=True)
