@@ -181,9 +181,9 @@ def run_gpu_entry(args: list[str], out: Path, run_dir: Path, no_spm: bool) -> su
     common += ["--max-tokens", "400", "--warmup", "4", "--log-every", "1", "--ckpt-minutes", "0"]
     if no_spm:  # sentencepiece unavailable, as on the GPU machine it may be
         code = "import sys; sys.modules['sentencepiece'] = None; from training.gpu.run import main; main(sys.argv[1:])"
-        cmd = [sys.executable, "-c", code, "--out", str(out), *args, *common]
+        cmd = [sys.executable, "-c", code, "--out", str(out), *common, *args]
     else:
-        cmd = ["bash", str(REPO / "training" / "gpu" / "run.sh"), *args, *common]
+        cmd = ["bash", str(REPO / "training" / "gpu" / "run.sh"), *common, *args]  # later arguments win
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return r
@@ -218,6 +218,18 @@ def test_gpu_run_on_cpu_from_pack_returns_parts_that_continue(spm_model, packed,
     argv += ["--max-steps", "5", "--max-tokens", "400", "--warmup", "4", "--ckpt-minutes", "0", "--threads", "1"]
     state = train(parser().parse_args([*argv, "--init-from", str(pt)]))["state"]
     assert state["step"] == 5
+
+    # a pack with that starting point (init.pt, f16) continues it on the GPU path; another routing is refused
+    common = ["--data", str(FIXTURES), "--spm", str(spm_model), "--cache", "", "--config", "tiny", "--no-tree-check"]
+    with pytest.raises(SystemExit, match="config differs"):
+        pk.main([*common, "--enc-routing", "token", "--init-from", str(pt), "--out", str(tmp_path / "bad")])
+    pack2 = tmp_path / "pack2"
+    pk.main([*common, "--init-from", str(pt), "--out", str(pack2)])
+    assert set(json.loads((pack2 / "pack.json").read_text())["files"]) == {"pairs.xz", "init.pt"}
+    out2 = tmp_path / "out2"
+    run_gpu_entry(["--pack", str(pack2), "--max-steps", "4"], out2, tmp_path / "run2", no_spm=False)
+    m2 = json.loads((out2 / "manifest.json").read_text())
+    assert m2["state"]["step"] == 4 and "--init-from" in m2["train_argv"]
 
 
 def test_gpu_run_says_when_the_pack_is_missing(tmp_path):
