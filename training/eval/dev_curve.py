@@ -158,13 +158,13 @@ def main(argv=None) -> None:
     ap.add_argument("--spm", type=Path, default=Path("training/work/spm/spm.model"))
     ap.add_argument("--data", type=Path, default=Path("training/work/data"))
     ap.add_argument("--hyps", type=Path, default=HYPS)
-    ap.add_argument("--out", type=Path, default=Path("models/dev_curves"), help="committed copy of the curve ('' for none)")
+    ap.add_argument("--out", default="models/dev_curves", help="folder for the committed copy of the curve ('' for none)")
     ap.add_argument("--max-sents", type=int, default=0)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    out = a.out if str(a.out) else None
+    out = Path(a.out) if a.out else None
     curve = update_curve(a.run, a.spm, a.data, a.hyps, out, a.name, a.max_sents, a.precision)
     if out is not None and (out.parent / "results.json").exists():
         from training.eval.evaluate import load_results, render, update_readme

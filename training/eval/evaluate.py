@@ -198,7 +198,8 @@ class EvalOptions:
     max_sents: int = 0  # first N lines of each set (0 = all; claims need all)
     hyps: Path = HYPS
     precision: str = "fp32"
-    batch: int = 48
+    batch: int = 48  # greedy: sentences per batch (the engine-vs-PyTorch check batches 48 too)
+    beam_batch: int = 16  # beam search: 64 rows; measured 1.2x faster than 48 sentences, same translations
     device: str = "cpu"
     budget: str | None = None  # default: budget_of(training)
 
@@ -220,7 +221,7 @@ def evaluate_model(model, tok, store: HypStore, o: EvalOptions, log: str = "") -
                 if hyp is None:
                     t0 = time.time()
                     with autocast(o.precision, o.device):
-                        hyp = translate(model, tok, src, lang, b, batch=o.batch)
+                        hyp = translate(model, tok, src, lang, b, batch=o.batch if b <= 1 else o.beam_batch)
                     dt = time.time() - t0
                     store.write(lang, split, mode, hyp)
                     sp = speed.setdefault(mode, {"sentences": 0, "seconds": 0.0})
@@ -262,6 +263,7 @@ def evaluate_loaded(model, tok, variant: str, training: dict, o: EvalOptions) ->
             "max_sents": o.max_sents,
             "beams": o.beams,
             "precision": o.precision,
+            "batch": {"greedy": o.batch, "beam": o.beam_batch},
             "device": o.device,
             "torch": torch.__version__,
             "sacrebleu": sacrebleu.__version__,
@@ -541,7 +543,11 @@ def fmt_ci(s: dict) -> str:
 
 
 def render_scores(results: dict) -> list[str]:
-    rows = [(f"{v}@{b}", e) for b in budgets(results) for v, per in results["evaluations"].items() if b in per for e in [per[b]]]
+    def name(v: str, b: str, e: dict) -> str:
+        ms = e.get("eval", {}).get("max_sents")
+        return f"{v}@{b}" + (f" (first {ms})" if ms else "")
+
+    rows = [(name(v, b, per[b]), per[b]) for b in budgets(results) for v, per in results["evaluations"].items() if b in per]
     lines = []
     splits = [s for s in SETS if any(s in sp for _, e in rows for sp in e["scores"].values())]
     if not rows:
@@ -703,7 +709,8 @@ def main(argv=None) -> None:
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: CPU autocast (PyTorch 2)")
     ap.add_argument("--baselines", action="store_true")
     ap.add_argument("--judge", action="store_true", help="recompute every budget's claims from saved hypotheses")
-    ap.add_argument("--batch", type=int, default=48, help="sentences per batch (sorted by length)")
+    ap.add_argument("--batch", type=int, default=48, help="sentences per greedy batch (sorted by length)")
+    ap.add_argument("--beam-batch", type=int, default=16, help="sentences per beam-search batch")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is present")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
@@ -711,7 +718,7 @@ def main(argv=None) -> None:
     a.results.mkdir(parents=True, exist_ok=True)
     path = a.results / "results.json"
     beams = [int(b) for b in a.beams.split(",")]
-    o = EvalOptions(a.data, a.sets.split(","), beams, a.max_sents, a.hyps, a.precision, a.batch, a.device, a.budget)
+    o = EvalOptions(a.data, a.sets.split(","), beams, a.max_sents, a.hyps, a.precision, a.batch, a.beam_batch, a.device, a.budget)
     entries = [evaluate_variant(a.models / v, o) for v in a.variants]
     if a.run:
         entries.append(evaluate_snapshot(a.run, a.ckpt, a.spm, o, a.variant))
