@@ -670,8 +670,44 @@ def render_dev_curves(results_dir: Path) -> list[str]:
     return render(results_dir / "dev_curves")
 
 
+# Issue 12 item 4's targets for the shipped models: (text, set, mode, language or None for the average, threshold;
+# None: 2 above Apertium on the same set)
+TARGETS = [
+    ("average chrF2 on test.lohelp, beam 4, >= 50", "test.lohelp", "beam4", None, 50.0),
+    ("en-es chrF2 on test.lohelp, beam 4, >= Apertium + 2", "test.lohelp", "beam4", "es", None),
+    ("average chrF2 on test.wesnoth, greedy, >= 30", "test.wesnoth", "greedy", None, 30.0),
+]
+
+
+def judge_targets(results: dict, variants=("task_task", "token_task")) -> list[str]:
+    """The targets, met or missed and by how much, for each shipped variant's evaluation with the most tokens."""
+    lines = []
+    for v in variants:
+        per = results.get("evaluations", {}).get(v, {})
+        full = [b for b in budgets(results) if b in per and not per[b].get("eval", {}).get("max_sents")]
+        if not full:
+            continue
+        e = per[full[0]]
+        for text, split, mode, lang, thr in TARGETS:
+            got = [
+                e["scores"].get(x, {}).get(split, {}).get(mode, {}).get("chrF2")
+                for x in ([lang] if lang else [x for x in LANGS if x in e["scores"]])
+            ]
+            if not got or any(g is None for g in got):
+                continue
+            x = avg(got)
+            if thr is None:
+                ap = results.get("baselines", {}).get("apertium", {}).get(lang, {}).get(split)
+                if not ap or results.get("baselines_eval", {}).get("max_sents"):
+                    continue
+                thr = round(ap["chrF2"] + 2, 2)
+            ok = "**met**" if x >= thr else "**missed**"
+            lines.append(f"- {v}@{full[0]}: {text}: {ok} by {x - thr:+.2f} ({x} vs {thr})")
+    return ["\n**Targets** (issue 12, shipped variants at their largest evaluated budget)\n", *lines] if lines else []
+
+
 def render(results: dict, results_dir: Path | None = None) -> str:
-    lines = render_scores(results) + render_claims(results)
+    lines = render_scores(results) + judge_targets(results) + render_claims(results)
     if results_dir is not None:
         lines += render_dev_curves(results_dir)
     lines += render_archive(results)

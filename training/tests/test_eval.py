@@ -212,3 +212,23 @@ def test_cli_evaluates_snapshots_and_judges_at_one_budget(spm_model, token_run, 
     assert c["verdict"]["chrF2"]["verdict"] == "inconclusive" and c["rows"]["tests"]["chrF2"]["avg"]["diff"] == 0
     text = (res / "README.md").read_text()
     assert f"**Claims at {budget} tokens each** (greedy;" in text and "<!-- results:end -->" in text
+
+
+def test_targets_met_and_missed():
+    def sc(lohelp, wesnoth):
+        return {
+            "test.lohelp": {"beam4": {"chrF2": lohelp, "BLEU": 1.0, "n": 9}},
+            "test.wesnoth": {"greedy": {"chrF2": wesnoth, "BLEU": 1.0, "n": 9}},
+        }
+
+    entry = {"scores": {"de": sc(48.0, 31.0), "es": sc(58.0, 29.5)}, "eval": {"max_sents": 0}}
+    results = {
+        "evaluations": {"task_task": {"25M": entry, "10M": {"scores": {}, "eval": {}}}},
+        "baselines": {"apertium": {"es": {"test.lohelp": {"chrF2": 55.5, "BLEU": 20.0}}}},
+        "baselines_eval": {"max_sents": 0},
+    }
+    text = "\n".join(ev.judge_targets(results))
+    assert "- task_task@25M: average chrF2 on test.lohelp, beam 4, >= 50: **met** by +3.00 (53.0 vs 50.0)" in text
+    assert "- task_task@25M: en-es chrF2 on test.lohelp, beam 4, >= Apertium + 2: **met** by +0.50 (58.0 vs 57.5)" in text
+    assert "- task_task@25M: average chrF2 on test.wesnoth, greedy, >= 30: **missed** by -0.25 (30.25 vs 30.0)" not in text
+    assert "**met** by +0.25 (30.25 vs 30.0)" in text
