@@ -199,8 +199,9 @@ def test_data_parallel_two_processes_bf16(spm_model, tmp_path):
     data order, so 3 data-parallel steps see what 6 single-process steps see; the checkpoint resumes in one process."""
     single = train(parser().parse_args(run_args(spm_model, tmp_path / "s", "token", "task", 6, [])))
     run = tmp_path / "ddp"
+    compile_loss = ["--compile-loss"] if int(torch.__version__.split(".")[0]) >= 2 else []  # torch 1.13 has no compile
     args = [
-        "--threads", "1", "--precision", "bf16", "--save-at-tokens", "1",
+        "--threads", "1", "--precision", "bf16", "--save-at-tokens", "1", *compile_loss,
         *[("--run-dir" if a == "--run" else a) for a in run_args(spm_model, run, "token", "task", 3)],
     ]  # fmt: skip
     launch_two_processes(args)
@@ -216,6 +217,22 @@ def test_data_parallel_two_processes_bf16(spm_model, tmp_path):
     assert more["state"]["step"] == 5 and more["state"]["batch_in_epoch"] == 8
     for k, v in more["model"].state_dict().items():
         assert torch.isfinite(v).all(), k
+
+
+def test_smoothed_ce_equals_log_softmax_form():
+    """The logsumexp form of the label-smoothed loss equals the textbook one on log-probabilities."""
+    from training.taskmoe_train.train import smoothed_ce
+
+    torch.manual_seed(0)
+    z = torch.randn(3, 5, 50, dtype=torch.float64) * 4
+    t = torch.randint(4, 50, (3, 5))
+    t[1, 3:] = 0  # padding
+    lp = torch.log_softmax(z, -1)
+    m = t != 0
+    nll = -lp.gather(-1, t[..., None])[..., 0]
+    want = (0.9 * nll + 0.1 * -lp.mean(-1))[m].mean()
+    loss, got_nll = smoothed_ce(z, t, 0.1)
+    assert torch.allclose(loss.double(), want) and torch.allclose(got_nll.double(), nll[m].mean())
 
 
 def test_token_budget_stops_and_snapshots(spm_model, tmp_path):
