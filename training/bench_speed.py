@@ -31,9 +31,10 @@ def configs() -> list[dict]:
         {"name": "torch 1.13 (Debian) fp32, 1 process x 1 thread", "py": DEBIAN, "threads": 1, "precision": "fp32"},
         {"name": "torch 2 fp32, 1 process x 1 thread", "py": FAST, "threads": 1, "precision": "fp32"},
         {"name": "torch 2 bf16, 1 process x 1 thread", "py": FAST, "threads": 1, "precision": "bf16"},
-        {"name": "torch 2 bf16, 1 process x 2 threads", "py": FAST, "threads": 2, "precision": "bf16"},
-        {"name": "torch 2 bf16, DDP 2 processes x 1 thread (one model)", "py": FAST, "threads": 1, "precision": "bf16", "ddp": 2},
-        {"name": "torch 2 bf16, 2 independent runs x 1 thread (two models)", "py": FAST, "threads": 1, "precision": "bf16", "side_by_side": 2},
+        {"name": "torch 2 bf16 + compiled loss, 1 process x 1 thread", "py": FAST, "threads": 1, "precision": "bf16", "compile": True},
+        {"name": "torch 2 bf16 + compiled loss, 1 process x 2 threads", "py": FAST, "threads": 2, "precision": "bf16", "compile": True},
+        {"name": "torch 2 bf16 + compiled loss, DDP 2 processes x 1 thread (one model)", "py": FAST, "threads": 1, "precision": "bf16", "compile": True, "ddp": 2},
+        {"name": "torch 2 bf16 + compiled loss, 2 independent runs x 1 thread (two models)", "py": FAST, "threads": 1, "precision": "bf16", "compile": True, "side_by_side": 2},
     ]  # fmt: skip
 
 
@@ -43,6 +44,8 @@ def train_cmd(c: dict, run: Path, steps: int, log_every: int) -> list[str]:
         "--threads", str(c["threads"]), "--precision", c["precision"], "--max-steps", str(steps),
         "--log-every", str(log_every), "--ckpt-minutes", "0", "--warmup", "1000", "--run-dir", str(run),
     ]  # fmt: skip
+    if c.get("compile"):
+        args.append("--compile-loss")
     if c.get("ddp"):
         return [c["py"], "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={c['ddp']}", *args]
     return [c["py"], *args]
