@@ -179,7 +179,11 @@ export class Demo {
         this.setState('loading');
         this.progress.begin(lang);
         const before = await t.stats();
-        await t.load(lang, { onProgress: (p) => this.progress.update(p), signal });
+        await t.load(lang, {
+          onProgress: (p) => this.progress.update(p),
+          onLanguageProgress: (p) => this.progress.language(p),
+          signal,
+        });
         this.progress.finish();
         const after = await t.stats();
         if (!this.seen.has(lang)) {

@@ -1,16 +1,22 @@
-// Per-file download bars, shown while a language's files arrive (the first time the language is used).
-import type { Progress } from '../index';
+// Download progress of a language: one overall bar (its total known from the manifest before the first byte) and a
+// bar per file, shown while the files arrive (the first time the language is used).
+import type { LanguageProgress, Progress } from '../index';
 import { byId, formatBytes, h, languageName } from './dom';
 
-/** The progress panel: one bar per file named in Progress events. */
+/** The progress panel: one overall bar from LanguageProgress events and one bar per file named in Progress events. */
 export class ProgressView {
   private readonly panel = byId<HTMLDivElement>('progress');
+  private readonly overall = byId<HTMLProgressElement>('progress-overall');
+  private readonly overallText = byId<HTMLSpanElement>('progress-overall-bytes');
   private readonly list = byId<HTMLUListElement>('progress-list');
   private readonly rows = new Map<string, { bar: HTMLProgressElement; text: HTMLSpanElement; li: HTMLLIElement }>();
 
   /** Clears the bars and hides the panel (a language that is already loaded downloads nothing). */
   clear(): void {
     this.rows.clear();
+    this.overall.max = 1;
+    this.overall.value = 0;
+    this.overallText.textContent = '';
     this.list.replaceChildren();
     this.panel.hidden = true;
   }
@@ -22,6 +28,14 @@ export class ProgressView {
     byId('progress-lang').textContent = languageName(lang);
     this.panel.dataset.lang = lang;
     this.panel.dataset.done = 'false';
+  }
+
+  /** The whole language: bytes of every file it needs, loaded so far. */
+  language(p: LanguageProgress): void {
+    this.overall.max = Math.max(1, p.total);
+    this.overall.value = p.loaded;
+    this.overall.dataset.total = String(p.total);
+    this.overallText.textContent = `${formatBytes(p.loaded)} of ${formatBytes(p.total)}`;
   }
 
   update(p: Progress): void {
@@ -48,6 +62,7 @@ export class ProgressView {
     const cached = [...this.rows.values()].every(({ li }) => li.dataset.cached === 'true');
     byId('progress-verb').textContent = cached ? 'Read from the cache for' : 'Downloaded for';
     for (const { bar } of this.rows.values()) bar.value = bar.max;
+    this.overall.value = this.overall.max;
   }
 
   /** Files that reported progress in this load. */

@@ -20,6 +20,8 @@ interface PageState {
   progressShards: string[];
   progressFull: boolean;
   progressCached: boolean;
+  /** The overall bar's total: the language's bytes, known from the manifest before the first byte. */
+  progressOverallTotal: number;
   activationLang: string;
   /** Per layer "stack:layer:routing" → expert weights (E numbers; 0 where unused). */
   layers: Record<string, number[]>;
@@ -58,6 +60,7 @@ function readState(page: Page): Promise<PageState> {
       progressShards: [...progress.querySelectorAll<HTMLElement>('li')].map((li) => li.dataset.shard ?? ''),
       progressFull: bars.length > 0 && bars.every((b) => b.value === b.max),
       progressCached: [...progress.querySelectorAll<HTMLElement>('li')].every((li) => li.dataset.cached === 'true'),
+      progressOverallTotal: Number(q<HTMLProgressElement>('#progress-overall')?.dataset.total ?? 0),
       activationLang: q<HTMLElement>('#activation')?.dataset.lang ?? '',
       layers,
       heatmaps,
@@ -162,6 +165,8 @@ describe('translation demo in real headless Chromium (WebGPU)', () => {
     expect(s.progressShards).toContain('task-es.safetensors');
     expect(s.progressShards.some((f) => f.startsWith('trunk-'))).toBe(true);
     expect(s.progressFull).toBe(true);
+    // one overall bar for the language (its total from the manifest), full like the file bars
+    expect(s.progressOverallTotal).toBeGreaterThan(0);
     expect(s.activationLang).toBe('es');
     const es = s;
     const esOutput = s.output;
