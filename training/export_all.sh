@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Exports and evaluates the four variants at one equal-budget point, after training/train_all.sh:
 #
-#   training/export_all.sh [STEP] [MAX_SENTS]
+#   training/export_all.sh [BUDGET] [MAX_SENTS]
 #
-# STEP: a snapshot step every run has (runs/<variant>/step-STEP.pt), or "final" for each run's ckpt.pt
-# (default: the highest step all four runs have a snapshot of). The shipped variants (task-MoE and the
+# BUDGET: a token budget every run has a snapshot of (runs/<variant>/tokens-BUDGET.pt, e.g. 25M), or "final" for
+# each run's ckpt.pt (default: the largest budget all runs have a snapshot of). The shipped variants (task-MoE and the
 # hybrid) go to models/<variant>/ with goldens and beam references; token-MoE and dense go to
 # training/work/export/ (evaluated, not committed). Scores: the first MAX_SENTS lines of every set
 # (default 100), greedy and beam 4, plus the copy and Apertium baselines, into models/results.json and
@@ -21,13 +21,14 @@ OTHERS=$(have token_token dense_dense | xargs)
 [ -n "$SHIPPED$OTHERS" ] || { echo "no runs under $RUNS" >&2; exit 1; }
 
 if [ -n "${1:-}" ]; then
-  STEP="$1"
+  BUDGET="$1"
 else
-  STEP=$(for v in $SHIPPED $OTHERS; do ls "$RUNS/$v" | sed -n 's/^step-\([0-9]*\)\.pt$/\1/p' | sort -n | tail -1; done | sort -n | head -1)
-  [ -n "$STEP" ] || { echo "no snapshot common to the runs" >&2; exit 1; }
+  BUDGET=$(for v in $SHIPPED $OTHERS; do ls "$RUNS/$v" | sed -n 's/^tokens-\([0-9.]*\)M\.pt$/\1/p' | sort -g | tail -1; done | sort -g | head -1)
+  [ -n "$BUDGET" ] || { echo "no snapshot common to the runs" >&2; exit 1; }
+  BUDGET="${BUDGET}M"
 fi
-ckpt="step-$STEP.pt"
-[ "$STEP" = final ] && ckpt=ckpt.pt
+ckpt="tokens-$BUDGET.pt"
+[ "$BUDGET" = final ] && ckpt=ckpt.pt
 echo "exporting every variant at $ckpt"
 
 mkdir -p training/work/export
