@@ -552,7 +552,7 @@ def render_scores(results: dict) -> list[str]:
     splits = [s for s in SETS if any(s in sp for _, e in rows for sp in e["scores"].values())]
     if not rows:
         return lines
-    lines.append("\n**Average over languages** (chrF2 / BLEU, full sets)\n")
+    lines.append('\n**Average over languages** (chrF2 / BLEU; whole sets unless marked "first N")\n')
     lines += ["| system | mode | " + " | ".join(splits) + " |", "|" + "---|" * (len(splits) + 2)]
     for name, e in rows:
         for mode in ("greedy", "beam4"):
