@@ -469,6 +469,8 @@ def judge_budget(
 def load_results(path: Path) -> dict:
     """models/results.json; evaluations before token budgets (step counts, first N sentences) move to `archive`."""
     r = json.loads(path.read_text()) if path.exists() else {}
+    if r and "format" not in r and r.get("baselines"):  # the old format's baselines: first N sentences, old corpus
+        r["archive_baselines"] = {"baselines": r.pop("baselines"), "eval": r.pop("baselines_eval", {})}
     r.setdefault("evaluations", {})
     r.setdefault("baselines", {})
     archive = r.setdefault("archive", {})

@@ -154,12 +154,13 @@ def test_old_step_based_results_are_archived(tmp_path):
         return {"training": {"steps": steps, "tokens_seen": steps * 3700}, "scores": sc, "eval": {"max_sents": 100}}
 
     p = tmp_path / "results.json"
-    p.write_text(
-        json.dumps({"variants": {"task_task": old(4000), "dense_dense": old(1300)}, "archive": {"task_task@1300": old(1300)}})
-    )
+    copy = {"de": {"test.lohelp": {"chrF2": 20.0, "BLEU": 1.0, "n": 100}}}
+    old_file = {"variants": {"task_task": old(4000), "dense_dense": old(1300)}, "archive": {"task_task@1300": old(1300)}}
+    p.write_text(json.dumps({**old_file, "baselines": {"copy": copy}, "baselines_eval": {"max_sents": 100}}))
     r = ev.load_results(p)
     assert set(r["archive"]["task_task"]) == {"step-4000", "step-1300"} and "step-1300" in r["archive"]["dense_dense"]
     assert r["evaluations"] == {} and "variants" not in r
+    assert r["baselines"] == {} and r["archive_baselines"] == {"baselines": {"copy": copy}, "eval": {"max_sents": 100}}
     ev.save_results(p, r)
     assert ev.load_results(p)["archive"] == r["archive"]  # idempotent
     text = ev.render(r)
