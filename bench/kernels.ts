@@ -4,7 +4,7 @@ import { adapterName, createGpuContext, type GpuContext } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
 import { add, addSources } from '../src/kernels/add';
 import { linear, linearSources } from '../src/kernels/linear';
-import { moeSources } from '../src/kernels/moe';
+import { moeSources } from '../src/model/moe-layer';
 import { table, time, writeJson } from './harness';
 import { benchGroupedFfn } from './moe-ffn';
 

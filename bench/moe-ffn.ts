@@ -4,7 +4,7 @@ import type { GpuContext } from '../src/gpu';
 import { moeDispatch } from '../src/kernels/dispatch';
 import { groupedExpertFfn } from '../src/kernels/expert-ffn';
 import { linear } from '../src/kernels/linear';
-import { moeLayer } from '../src/kernels/moe';
+import { moeLayer } from '../src/model/moe-layer';
 import { type Timing, timeInterleaved } from './harness';
 
 function rand(n: number, s = 1): Float32Array {

@@ -1,11 +1,11 @@
-// gating: router logits -> softmax probabilities, top-k experts and their renormalised weights, one row per token.
+// gating: router logits -> top-k experts and their renormalised softmax weights, one row per token.
 //
 // The logits come from `src` through the weight prelude (src/kernels/weights.ts), so the same code reads f32 router
 // logits (token routing, `main`) and an f32 or f16 per-task gate table (task routing, `main_task`, which picks row
 // taskIds[n]). Top-k compares the logits themselves, not the rounded probabilities, so ties are exact and go to the
 // LOWER expert index (strict `>`), matching the CPU helper topKGate bit for bit.
 //
-// Binding lists: `main` uses bindings 0..4; `main_task` uses 0..5 (taskIds last, so each entry point's bindings stay
+// Binding lists: `main` uses bindings 0..3; `main_task` uses 0..4 (taskIds last, so each entry point's bindings stay
 // contiguous and the wrapper passes tensors in order).
 
 struct Params {
@@ -23,8 +23,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<src_t>;          // [N, E] logits, or [T, E] task table
 @group(0) @binding(2) var<storage, read_write> indices: array<u32>;  // [N, k] chosen experts, best first
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;  // [N, k] renormalised gate values
-@group(0) @binding(4) var<storage, read_write> probs: array<f32>;    // [N, E] softmax of the logits
-@group(0) @binding(5) var<storage, read> task_ids: array<u32>;       // [N] task of each row (main_task only)
+@group(0) @binding(4) var<storage, read> task_ids: array<u32>;       // [N] task of each row (main_task only)
 
 const WG: u32 = 64u;
 
@@ -54,15 +53,13 @@ fn gate_row(n: u32, base: u32) {
     s += exp(load_src(base + e) - m);
   }
   let inv = 1.0 / s;
-  for (var e = 0u; e < E; e++) {
-    probs[n * E + e] = exp(load_src(base + e) - m) * inv;
-  }
-  let g1 = probs[n * E + i1];
+  // The softmax probabilities of the two chosen experts (the others are never needed).
+  let g1 = exp(load_src(base + i1) - m) * inv;
   if (params.k == 1u) {
     indices[n] = i1;
     weights[n] = 1.0;
   } else {
-    let g2 = probs[n * E + i2];
+    let g2 = exp(load_src(base + i2) - m) * inv;
     let z = g1 + g2;
     indices[n * 2u] = i1;
     indices[n * 2u + 1u] = i2;

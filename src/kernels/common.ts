@@ -37,6 +37,13 @@ export function expectDim(kernel: string, what: string, t: Tensor, axis: number,
   if (d !== n) throw new KernelInputError(kernel, `${what} must have ${n} at axis ${axis}, got ${t.toString()}`);
 }
 
+/** Throws unless `t` has exactly the shape `shape`. */
+export function expectShape(kernel: string, what: string, t: Tensor, shape: readonly number[]): void {
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new KernelInputError(kernel, `${what} must be [${shape.join(', ')}], got ${t.toString()}`);
+  }
+}
+
 /** Throws unless `t` is live. */
 export function expectLive(kernel: string, ...ts: Tensor[]): void {
   for (const t of ts) if (t.isDisposed) throw new KernelInputError(kernel, `tensor ${t.toString()} was disposed`);

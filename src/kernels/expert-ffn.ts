@@ -8,7 +8,7 @@ import {
   type Tensor,
   UniformBuilder,
 } from '../gpu';
-import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
+import { ceilDiv, expectDType, expectLive, expectRank, expectShape, splitGrid } from './common';
 import type { DispatchPlan } from './dispatch';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
@@ -49,10 +49,34 @@ export function expertFfnSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelS
   return heights.map((tr) => expertFfnSource(v, tr, ctx.kernelProfile));
 }
 
-function expectShape(kernel: string, what: string, t: Tensor, shape: number[]): void {
-  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new KernelInputError(kernel, `${what} must be [${shape.join(', ')}], got ${t.toString()}`);
+/**
+ * Checks a layer's packed experts wi [E, F, D], bi [E, F], wo [E, D, F], bo [E, D] (all f32 or all f16, live) and
+ * returns F. Throws {@link KernelInputError} naming `kernel`.
+ */
+export function checkExperts(
+  kernel: string,
+  experts: { wi: Tensor; bi: Tensor; wo: Tensor; bo: Tensor },
+  E: number,
+  D: number,
+): number {
+  const { wi, bi, wo, bo } = experts;
+  expectLive(kernel, wi, bi, wo, bo);
+  expectDType(kernel, 'wi', wi, 'f32', 'f16');
+  expectRank(kernel, 'wi', wi, 3);
+  const F = wi.shape[1] as number;
+  expectShape(kernel, 'wi', wi, [E, F, D]);
+  expectShape(kernel, 'bi', bi, [E, F]);
+  expectShape(kernel, 'wo', wo, [E, D, F]);
+  expectShape(kernel, 'bo', bo, [E, D]);
+  for (const [name, t] of [
+    ['bi', bi],
+    ['wo', wo],
+    ['bo', bo],
+  ] as const) {
+    if (t.dtype !== wi.dtype)
+      throw new KernelInputError(kernel, `${name} must have wi's dtype ${wi.dtype}, got ${t.dtype}`);
   }
+  return F;
 }
 
 /**
@@ -73,7 +97,7 @@ export function groupedExpertFfn(
   bo: Tensor,
 ): Tensor {
   const kernel = 'expert_ffn';
-  expectLive(kernel, x, wi, bi, wo, bo, plan.order, plan.offsets, plan.tileOffsets);
+  expectLive(kernel, x, plan.order, plan.offsets, plan.tileOffsets);
   expectDType(kernel, 'x', x, 'f32');
   expectRank(kernel, 'x', x, 2);
   const [N, D] = x.shape as [number, number];
@@ -85,21 +109,7 @@ export function groupedExpertFfn(
       `plan.tileRows must be one of ${EXPERT_TILE_ROWS.join(', ')}, got ${plan.tileRows}`,
     );
   }
-  expectDType(kernel, 'wi', wi, 'f32', 'f16');
-  expectRank(kernel, 'wi', wi, 3);
-  const F = wi.shape[1] as number;
-  expectShape(kernel, 'wi', wi, [E, F, D]);
-  expectShape(kernel, 'bi', bi, [E, F]);
-  expectShape(kernel, 'wo', wo, [E, D, F]);
-  expectShape(kernel, 'bo', bo, [E, D]);
-  for (const [name, t] of [
-    ['bi', bi],
-    ['wo', wo],
-    ['bo', bo],
-  ] as const) {
-    if (t.dtype !== wi.dtype)
-      throw new KernelInputError(kernel, `${name} must have wi's dtype ${wi.dtype}, got ${t.dtype}`);
-  }
+  const F = checkExperts(kernel, { wi, bi, wo, bo }, E, D);
   const ctx = rec.ctx;
   const rows = N * k;
   const tileRows = plan.tileRows as ExpertTileRows;

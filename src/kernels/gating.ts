@@ -35,8 +35,6 @@ export interface GateOutput {
   indices: Tensor;
   /** f32 [N, k]: gate values of the chosen experts renormalised to sum to 1 (k = 1 gives exactly 1). */
   weights: Tensor;
-  /** f32 [N, E]: softmax of the logits over the experts. */
-  probs: Tensor;
 }
 
 /** Options of the gates. */
@@ -45,7 +43,8 @@ export interface GateOptions {
   label?: string;
 }
 
-function checkK(kernel: string, k: number, E: number): void {
+/** Throws unless k is 1 or 2 and at most E. */
+export function checkK(kernel: string, k: number, E: number): void {
   if (k !== 1 && k !== 2) throw new KernelInputError(kernel, `k must be 1 or 2, got ${k}`);
   if (k > E) throw new KernelInputError(kernel, `k = ${k} exceeds the number of experts ${E}`);
 }
@@ -63,12 +62,11 @@ function record(
   const ctx = rec.ctx;
   const indices = ctx.empty([N, k], 'u32', `${label}.indices`);
   const weights = ctx.empty([N, k], 'f32', `${label}.weights`);
-  const probs = ctx.empty([N, E], 'f32', `${label}.probs`);
   const grid = splitGrid(ctx, ceilDiv(N, GATE_WG));
   const uniforms = new UniformBuilder().u32(N).u32(E).u32(k).u32(T).u32(grid[0]).build();
   const [first, ...rest] = inputs as [Tensor, ...Tensor[]];
-  rec.dispatch(src, uniforms, [first, indices, weights, probs, ...rest], grid);
-  return { indices, weights, probs };
+  rec.dispatch(src, uniforms, [first, indices, weights, ...rest], grid);
+  return { indices, weights };
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   type Tensor,
   UniformBuilder,
 } from '../gpu';
-import { ceilDiv, expectDType, expectLive, expectRank, leadingRows, placeholder } from './common';
+import { ceilDiv, expectDType, expectLive, expectRank, expectShape, leadingRows, placeholder } from './common';
 import { mixedWeightPrelude, type WeightVariant, weightVariant } from './weights';
 
 /**
@@ -73,9 +73,7 @@ export function linearSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSour
 export interface LinearOptions {
   /** Apply ReLU after the bias. */
   relu?: boolean;
-  /** With a stacked weight [E, N, K] (and bias [E, N]): which of the E matrices to use. */
-  index?: number;
-  /** f32 [N] (or [E, N] with `index`): multiply each output column after the activation. */
+  /** f32 [N]: multiply each output column after the activation. */
   scale?: Tensor;
   /** Write into this tensor instead of a new one. */
   out?: Tensor;
@@ -112,7 +110,7 @@ export function canFuseNorm(rows: number): boolean {
 }
 
 /**
- * y[..., N] = act(LN?(x)[..., K] · wᵀ + b) (+ y when accumulating), w [N, K] (or [E, N, K] with `index`), b [N] (or [E, N]) or null.
+ * y[..., N] = act(LN?(x)[..., K] · wᵀ + b) (+ y when accumulating), w [N, K], b [N] or null.
  * x is f32; w and b are f32 or f16 (packed or native, chosen from the device's features).
  */
 export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, opts: LinearOptions = {}): Tensor {
@@ -120,21 +118,9 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
   expectLive(kernel, x, w, ...(b ? [b] : []));
   expectDType(kernel, 'x', x, 'f32');
   expectDType(kernel, 'w', w, 'f32', 'f16');
-  expectRank(kernel, 'w', w, 2, 3);
+  expectRank(kernel, 'w', w, 2);
   if (x.shape.length < 1) throw new KernelInputError(kernel, `x must have rank >= 1, got ${x.toString()}`);
-  const stacked = w.shape.length === 3;
-  const N = w.shape[stacked ? 1 : 0] as number;
-  const K = w.shape[stacked ? 2 : 1] as number;
-  const index = opts.index ?? 0;
-  if (
-    stacked &&
-    (opts.index === undefined || index < 0 || index >= (w.shape[0] as number) || !Number.isInteger(index))
-  ) {
-    throw new KernelInputError(kernel, `a stacked weight ${w.toString()} needs an integer index in [0, ${w.shape[0]})`);
-  }
-  if (!stacked && opts.index !== undefined && opts.index !== 0) {
-    throw new KernelInputError(kernel, `index ${opts.index} given for an unstacked weight ${w.toString()}`);
-  }
+  const [N, K] = w.shape as [number, number];
   if (x.shape[x.shape.length - 1] !== K) {
     throw new KernelInputError(
       kernel,
@@ -143,19 +129,13 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
   }
   if (b) {
     expectDType(kernel, 'b', b, 'f32', 'f16');
-    const expect = stacked ? [w.shape[0], N] : [N];
-    if (b.shape.length !== expect.length || b.shape.some((d, i) => d !== expect[i])) {
-      throw new KernelInputError(kernel, `b must be [${expect.join(', ')}], got ${b.toString()}`);
-    }
+    expectShape(kernel, 'b', b, [N]);
   }
   const scale = opts.scale;
   if (scale) {
     expectLive(kernel, scale);
     expectDType(kernel, 'scale', scale, 'f32');
-    const expect = stacked ? [w.shape[0], N] : [N];
-    if (scale.shape.length !== expect.length || scale.shape.some((d, i) => d !== expect[i])) {
-      throw new KernelInputError(kernel, `scale must be [${expect.join(', ')}], got ${scale.toString()}`);
-    }
+    expectShape(kernel, 'scale', scale, [N]);
   }
   const M = leadingRows(x);
   const outShape = [...x.shape.slice(0, -1), N];
@@ -216,9 +196,9 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
     .u32(N)
     .u32(K)
     .u32((b ? 1 : 0) | (opts.relu ? 2 : 0) | (scale ? 4 : 0) | (opts.accumulate ? 8 : 0) | (norm ? 16 : 0))
-    .u32(index * N * K)
-    .u32(index * N)
-    .u32(index * N)
+    .u32(0)
+    .u32(0)
+    .u32(0)
     .u32(yOffset)
     .u32(yStride)
     .f32(norm?.eps ?? 0)

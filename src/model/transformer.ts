@@ -6,12 +6,13 @@ import { add, addSources } from '../kernels/add';
 import { argmaxSources } from '../kernels/argmax';
 import { attention, attentionSources } from '../kernels/attention';
 import { embedding, embeddingSources } from '../kernels/embedding';
-import { gatherRows, KvCache, kvCacheSources } from '../kernels/kv-cache';
+import { gatherRows, kvCacheSources } from '../kernels/kv-cache';
 import { layerNorm, layerNormSources } from '../kernels/layer-norm';
 import { canFuseNorm, type LinearNorm, type LinearOptions, linear, linearSources } from '../kernels/linear';
-import { type MoeRouting, moeLayer, moeSources } from '../kernels/moe';
 import { softmaxSources } from '../kernels/softmax';
 import type { ModelConfig } from './config';
+import { KvCache } from './kv-cache';
+import { type MoeRouting, moeLayer, moeSources } from './moe-layer';
 
 /** Looks weights up by state_dict name (a task's own tensors first, then the shared trunk). */
 export interface Weights {

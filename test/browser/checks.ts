@@ -2,7 +2,7 @@
 // reference, throwing on mismatch.
 import type { GpuContext } from '../../src/gpu';
 import { linear } from '../../src/kernels/linear';
-import { moeLayer } from '../../src/kernels/moe';
+import { moeLayer } from '../../src/model/moe-layer';
 import { assertClose, assertExact, TOL } from '../reference/compare';
 import { linearRef } from '../reference/linear';
 import { moeLayerRef } from '../reference/moe';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, KernelInputError, type Tensor } from '../../src/gpu';
 import { ATTENTION_DECODE_MAX_QUERIES, attention, attentionSources } from '../../src/kernels/attention';
-import { KvCache } from '../../src/kernels/kv-cache';
+import { KvCache } from '../../src/model/kv-cache';
 import { type AttentionRefOptions, attentionRef } from '../reference/attention';
 import { assertClose, TOL, type Tolerance } from '../reference/compare';
 import { Rng } from '../reference/random';

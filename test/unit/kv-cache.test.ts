@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GpuContext, KernelInputError, packF16 } from '../../src/gpu';
 import { attention } from '../../src/kernels/attention';
-import { gatherRows, KvCache, kvCacheSources, kvWrite } from '../../src/kernels/kv-cache';
+import { gatherRows, kvCacheSources, kvWrite } from '../../src/kernels/kv-cache';
+import { KvCache } from '../../src/model/kv-cache';
 import { attentionRef, gatherRowsRef } from '../reference/attention';
 import { assertClose, assertExact, TOL } from '../reference/compare';
 import { Rng } from '../reference/random';

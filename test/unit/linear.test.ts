@@ -153,22 +153,6 @@ for (const kmode of KERNEL_MODES) {
       assertClose(await ctx.read(out), want, TOL.f32, `seed ${rng.seed}`);
       for (const t of [xt, wt, out]) t.dispose();
     });
-
-    it('stacked weights select one matrix by index, without bias', async () => {
-      const rng = new Rng();
-      const [E, M, N, K] = [3, 5, 7, 11];
-      const x = rng.array(M * K);
-      const w = rng.array(E * N * K);
-      const xt = ctx.upload(x, [M, K]);
-      const wt = ctx.createWeight(w, [E, N, K], 'f32');
-      for (let e = 0; e < E; e++) {
-        const rec = ctx.recorder();
-        const y = linear(rec, xt, wt, null, { index: e });
-        rec.submit();
-        assertClose(await ctx.read(y), linearRef(x, w.subarray(e * N * K), null, M, N, K), TOL.f32, `expert ${e}`);
-        y.dispose();
-      }
-    });
   });
 }
 
@@ -187,11 +171,7 @@ describe('linear input validation', () => {
     const wi = ctx.createWeight(new Uint32Array(6), [2, 3], 'u32');
     expect(() => linear(rec, x, w, null)).toThrow(KernelInputError);
     expect(() => linear(rec, x, wi, null)).toThrow(KernelInputError);
-    expect(() => linear(rec, x, w3, null)).toThrow(/index/);
-    expect(() => linear(rec, x, w3, null, { index: 2 })).toThrow(KernelInputError);
-    expect(() => linear(rec, x, w3, ctx.createWeight(new Float32Array(3), [3], 'f32'), { index: 0 })).toThrow(
-      /b must be/,
-    );
+    expect(() => linear(rec, x, w3, null)).toThrow(KernelInputError);
     const w23 = ctx.createWeight(new Float32Array(6), [2, 3], 'f32');
     const g3 = ctx.createWeight(new Float32Array(3).fill(1), [3], 'f32');
     const g4 = ctx.createWeight(new Float32Array(4).fill(1), [4], 'f32');

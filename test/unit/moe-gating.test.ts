@@ -46,8 +46,7 @@ describe('gateTopK (token routing)', () => {
             const w = await ctx.read(g.weights);
             assertClose(w, ref.weights, TOL.f32, `${what} weights`);
             if (k === 1) expect(Array.from(w).every((v) => v === 1)).toBe(true);
-            assertClose(await ctx.read(g.probs), ref.probs, TOL.f32, `${what} probs`);
-            for (const t of [lt, g.indices, g.weights, g.probs]) t.dispose();
+            for (const t of [lt, g.indices, g.weights]) t.dispose();
           });
         }
       }
@@ -107,7 +106,6 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
             const what = `seed ${rng.seed}`;
             assertExact(await ctx.read(g.indices), ref.indices, `${what} indices`);
             assertClose(await ctx.read(g.weights), ref.weights, TOL.f32, `${what} weights`);
-            assertClose(await ctx.read(g.probs), ref.probs, TOL.f32, `${what} probs`);
             // The CPU helper the extraction uses agrees with the GPU gate.
             for (let t = 0; t < T; t++) {
               const cpu = topKGate(table.subarray(t * E, (t + 1) * E), k);
@@ -115,7 +113,7 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
               assertExact(cpu.indices, r.indices, `${what} topKGate indices, task ${t}`);
               assertClose(cpu.weights, r.weights, TOL.f32, `${what} topKGate weights, task ${t}`);
             }
-            for (const t of [tt, it_, g.indices, g.weights, g.probs]) t.dispose();
+            for (const t of [tt, it_, g.indices, g.weights]) t.dispose();
           });
         }
       }

@@ -3,7 +3,7 @@ import { type GpuContext, KernelInputError } from '../../src/gpu';
 import { foldTaskExperts } from '../../src/kernels/fold';
 import { topKGate } from '../../src/kernels/gating-cpu';
 import { linear } from '../../src/kernels/linear';
-import { moeLayer, moeSources } from '../../src/kernels/moe';
+import { moeLayer, moeSources } from '../../src/model/moe-layer';
 import { assertClose, assertExact, TOL } from '../reference/compare';
 import { type ExpertsRef, moeLayerRef } from '../reference/moe';
 import { Rng, roundF16 } from '../reference/random';
@@ -48,19 +48,19 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
       };
     }
 
-    // [N, E, D, F, k, capacity, residual]
-    const CASES: Array<[number, number, number, number, 1 | 2, number, boolean]> = [
-      [1, 1, 5, 3, 1, 0, false],
-      [3, 3, 7, 9, 2, 0, true],
-      [257, 8, 19, 13, 2, 0, true],
-      [257, 32, 11, 6, 1, 0, false],
-      [257, 8, 9, 5, 2, 40, true],
+    // [N, E, D, F, k, residual]
+    const CASES: Array<[number, number, number, number, 1 | 2, boolean]> = [
+      [1, 1, 5, 3, 1, false],
+      [3, 3, 7, 9, 2, true],
+      [257, 8, 19, 13, 2, true],
+      [257, 32, 11, 6, 1, false],
+      [257, 8, 9, 5, 2, true],
     ];
 
     for (const dtype of WEIGHT_DTYPES[mode]) {
       for (const kind of ['token', 'task'] as const) {
-        for (const [N, E, D, F, k, capacity, withResidual] of CASES) {
-          it(`${kind} routing, ${dtype} weights, N=${N} E=${E} D=${D} F=${F} k=${k}${capacity ? ` capacity=${capacity}` : ''}`, async () => {
+        for (const [N, E, D, F, k, withResidual] of CASES) {
+          it(`${kind} routing, ${dtype} weights, N=${N} E=${E} D=${D} F=${F} k=${k}`, async () => {
             const rng = new Rng();
             const ex = randomExperts(rng, E, D, F, dtype === 'f16');
             const x = dyadic(rng, N * D);
@@ -77,11 +77,10 @@ for (const mode of ['f16 native', 'f16 packed'] as const) {
             const tt = ctx.createWeight(table, [T, E], dtype);
             const ids = ctx.upload(taskIds, [N], 'u32');
             const routing = kind === 'token' ? { kind, gate: gt } : { kind, table: tt, taskIds: ids };
-            const out = moeLayer(rec, xt, routing, w, { k, capacity, residual: rt });
+            const out = moeLayer(rec, xt, routing, w, { k, residual: rt });
             rec.submit();
             const ref = moeLayerRef(x, N, kind === 'token' ? { kind, gate: gateW } : { kind, table, T, taskIds }, ex, {
               k,
-              capacity,
               residual,
             });
             const what = `seed ${rng.seed}`;
@@ -157,7 +156,6 @@ describe('moeLayer validation and compilation', () => {
     const table = ctx.createWeight(new Float32Array(2 * E), [2, E], 'f32');
     const ids = ctx.upload(new Uint32Array(N), [N], 'u32');
     expect(() => moeLayer(rec, x, token, w, { k: 3 as 2 })).toThrow(KernelInputError);
-    expect(() => moeLayer(rec, x, token, w, { k: 2, capacity: 1.5 })).toThrow(KernelInputError);
     expect(() => moeLayer(rec, x, token, w, { k: 2, residual: ctx.empty([N, D + 1]) })).toThrow(/residual/);
     expect(() =>
       moeLayer(rec, x, { kind: 'token', gate: ctx.createWeight(new Float32Array(E * 4), [E, 4], 'f32') }, w, { k: 1 }),

@@ -1,10 +1,10 @@
 import { type GpuContext, KernelInputError, type KernelSource, type Recorder, type Tensor } from '../gpu';
-import { combineSources, moeCombine } from './combine';
-import { expectDType, expectLive, expectRank } from './common';
-import { dispatchSources, moeDispatch } from './dispatch';
-import { expertFfnSources, groupedExpertFfn } from './expert-ffn';
-import { type GateOutput, gateTask, gateTopK, gatingSources } from './gating';
-import { linear, linearSources } from './linear';
+import { combineSources, moeCombine } from '../kernels/combine';
+import { expectDType, expectLive, expectRank, expectShape } from '../kernels/common';
+import { dispatchSources, moeDispatch } from '../kernels/dispatch';
+import { checkExperts, expertFfnSources, groupedExpertFfn } from '../kernels/expert-ffn';
+import { checkK, type GateOutput, gateTask, gateTopK, gatingSources } from '../kernels/gating';
+import { linear, linearSources } from '../kernels/linear';
 
 /** How a MoE layer picks experts: from each token's hidden state (router weight) or from the task id alone. */
 export type MoeRouting =
@@ -33,8 +33,6 @@ export interface MoeExperts {
 export interface MoeLayerOptions {
   /** Experts per token. */
   k: 1 | 2;
-  /** Max tokens per expert (0 or undefined: no limit, as at inference); overflow passes only the residual. */
-  capacity?: number;
   /** f32 [N, D] added to the output. */
   residual?: Tensor;
   /** Write y into this f32 [N, D] tensor (it may be `residual`, for an in-place residual add). */
@@ -51,14 +49,11 @@ export interface MoeLayerOutput {
   weights: Tensor;
 }
 
-function shapeIs(t: Tensor, shape: readonly number[]): boolean {
-  return t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-}
-
 /**
  * One Mixture-of-Experts layer on x f32 [N, D], recorded into `rec` with no readback: router logits
  * (token routing: linear without bias) or a task-table lookup -> top-k gate -> dispatch -> grouped expert FFN ->
- * combine (plus the residual). Every input is validated before anything is dispatched.
+ * combine (plus the residual). Every input is validated (by the kernels' own checks, called up front) before
+ * anything is dispatched.
  */
 export function moeLayer(
   rec: Recorder,
@@ -68,44 +63,24 @@ export function moeLayer(
   opts: MoeLayerOptions,
 ): MoeLayerOutput {
   const kernel = 'moe';
-  const { wi, bi, wo, bo } = experts;
-  expectLive(kernel, x, wi, bi, wo, bo);
+  expectLive(kernel, x);
   expectDType(kernel, 'x', x, 'f32');
   expectRank(kernel, 'x', x, 2);
   const [N, D] = x.shape as [number, number];
-  expectDType(kernel, 'wi', wi, 'f32', 'f16');
-  expectRank(kernel, 'wi', wi, 3);
-  const [E, F] = wi.shape as [number, number];
-  for (const [name, t, shape] of [
-    ['wi', wi, [E, F, D]],
-    ['bi', bi, [E, F]],
-    ['wo', wo, [E, D, F]],
-    ['bo', bo, [E, D]],
-  ] as const) {
-    if (!shapeIs(t, shape))
-      throw new KernelInputError(kernel, `${name} must be [${shape.join(', ')}], got ${t.toString()}`);
-    if (t.dtype !== wi.dtype) throw new KernelInputError(kernel, `${name} must have wi's dtype ${wi.dtype}`);
-  }
+  expectRank(kernel, 'wi', experts.wi, 3);
+  const E = experts.wi.shape[0] as number;
+  checkExperts(kernel, experts, E, D);
   const { k } = opts;
-  if (k !== 1 && k !== 2) throw new KernelInputError(kernel, `k must be 1 or 2, got ${k}`);
-  if (k > E) throw new KernelInputError(kernel, `k = ${k} exceeds the number of experts ${E}`);
-  const capacity = opts.capacity ?? 0;
-  if (!Number.isInteger(capacity) || capacity < 0) {
-    throw new KernelInputError(kernel, `capacity must be a non-negative integer, got ${capacity}`);
-  }
+  checkK(kernel, k, E);
   if (opts.residual) {
     expectLive(kernel, opts.residual);
     expectDType(kernel, 'residual', opts.residual, 'f32');
-    if (!shapeIs(opts.residual, [N, D])) {
-      throw new KernelInputError(kernel, `residual must be [${N}, ${D}], got ${opts.residual.toString()}`);
-    }
+    expectShape(kernel, 'residual', opts.residual, [N, D]);
   }
   if (routing.kind === 'token') {
     expectLive(kernel, routing.gate);
     expectDType(kernel, 'gate', routing.gate, 'f32', 'f16');
-    if (!shapeIs(routing.gate, [E, D])) {
-      throw new KernelInputError(kernel, `gate must be [${E}, ${D}], got ${routing.gate.toString()}`);
-    }
+    expectShape(kernel, 'gate', routing.gate, [E, D]);
   } else if (routing.kind === 'task') {
     expectLive(kernel, routing.table, routing.taskIds);
     expectDType(kernel, 'table', routing.table, 'f32', 'f16');
@@ -113,9 +88,7 @@ export function moeLayer(
       throw new KernelInputError(kernel, `table must be [tasks, ${E}], got ${routing.table.toString()}`);
     }
     expectDType(kernel, 'taskIds', routing.taskIds, 'u32');
-    if (!shapeIs(routing.taskIds, [N])) {
-      throw new KernelInputError(kernel, `taskIds must be [${N}], got ${routing.taskIds.toString()}`);
-    }
+    expectShape(kernel, 'taskIds', routing.taskIds, [N]);
   } else {
     throw new KernelInputError(kernel, `unknown routing ${(routing as { kind: string }).kind}`);
   }
@@ -128,13 +101,9 @@ export function moeLayer(
   } else {
     gate = gateTask(rec, routing.table, routing.taskIds, k);
   }
-  gate.probs.dispose();
-  const plan = moeDispatch(rec, gate.indices, E, { capacity });
-  const out = groupedExpertFfn(rec, x, plan, wi, bi, wo, bo); // [N*k, D] by slot
-  const y = moeCombine(rec, out, plan, gate.weights, {
-    ...(opts.residual ? { residual: opts.residual } : {}),
-    ...(opts.out ? { out: opts.out } : {}),
-  }); // [N, D]
+  const plan = moeDispatch(rec, gate.indices, E);
+  const out = groupedExpertFfn(rec, x, plan, experts.wi, experts.bi, experts.wo, experts.bo); // [N*k, D] by slot
+  const y = moeCombine(rec, out, plan, gate.weights, { residual: opts.residual, out: opts.out }); // [N, D]
   out.dispose();
   plan.dispose();
   return { y, indices: gate.indices, weights: gate.weights };
