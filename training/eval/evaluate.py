@@ -297,9 +297,8 @@ def resample_counts(n: int, seed: int, samples: int = BOOTSTRAP_SAMPLES) -> np.n
     """[samples, n] how often each sentence is drawn in each resample: the indices sacrebleu's paired bootstrap draws
     (`np.random.default_rng(seed).choice(n, size=(samples, n))`), as counts so a resample's statistics are one product."""
     idx = np.random.default_rng(seed).choice(n, size=(samples, n), replace=True)
-    return np.stack([np.bincount(row, minlength=n) for row in idx]).astype(
-        np.uint8
-    )  # a sentence is drawn at most n times; n > 255: never near 255
+    # uint8: a sentence is drawn at most n times, and for n > 255 practically never more than 15 times
+    return np.stack([np.bincount(row, minlength=n) for row in idx]).astype(np.uint8)
 
 
 def stratum_seed(lang: str, split: str) -> int:
