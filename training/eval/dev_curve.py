@@ -6,6 +6,7 @@ to `models/dev_curves/<run name>.json` (committed; shown in models/README.md). H
 them (`training/work/eval/<run name>@<budget>/<lang>.dev.greedy.txt`).
 
   training/.venv/bin/python -m training.eval.dev_curve --run training/work/runs/task_task
+  training/.venv/bin/python -m training.eval.dev_curve --run training/work/runs/task_task --follow   # beside training
 
 The rule compares the best dev score so far with the best at least 10M tokens earlier (a dip does not count as a
 loss, a new best counts as a gain); it needs a point 10M tokens before the last one to say anything. The best
@@ -162,16 +163,24 @@ def main(argv=None) -> None:
     ap.add_argument("--max-sents", type=int, default=0)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--follow", action="store_true", help="keep adding snapshots as the run writes them, until it is DONE")
+    ap.add_argument("--poll", type=float, default=120.0, help="seconds between looks for new snapshots (--follow)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     out = Path(a.out) if a.out else None
-    curve = update_curve(a.run, a.spm, a.data, a.hyps, out, a.name, a.max_sents, a.precision)
-    if out is not None and (out.parent / "results.json").exists():
-        from training.eval.evaluate import load_results, render, update_readme
+    while True:
+        done = (a.run / "DONE").exists()  # looked at first: a snapshot written before DONE is never missed
+        n = len(load_curve(a.run / "dev_curve.json")["points"])
+        curve = update_curve(a.run, a.spm, a.data, a.hyps, out, a.name, a.max_sents, a.precision)
+        if len(curve["points"]) > n and out is not None and (out.parent / "results.json").exists():
+            from training.eval.evaluate import load_results, render, update_readme
 
-        update_readme(out.parent / "README.md", render(load_results(out.parent / "results.json"), out.parent))
-    print(json.dumps(curve["convergence"]))
-    print(describe(curve["convergence"]))
+            update_readme(out.parent / "README.md", render(load_results(out.parent / "results.json"), out.parent))
+        print(json.dumps(curve["convergence"]), flush=True)
+        print(describe(curve["convergence"]), flush=True)
+        if not a.follow or done:
+            break
+        time.sleep(a.poll)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,10 @@ def test_dev_curve_of_a_run(spm_model, token_run, tmp_path):
     again = dc.update_curve(token_run, spm_model, FIXTURES, tmp_path / "hyps", out, "task_task")  # nothing new to add
     assert again["points"] == curve["points"]
     assert dc.render(out)[1].startswith("- task_task: 0.001M ")
+    # --follow on a finished run (DONE) adds what is new and returns
+    dc.main(["--run", str(token_run), "--spm", str(spm_model), "--data", str(FIXTURES), "--hyps", str(tmp_path / "hyps")]
+            + ["--out", str(out), "--name", "task_task", "--follow", "--poll", "0"])  # fmt: skip
+    assert json.loads((out / "task_task.json").read_text())["points"] == curve["points"]
 
 
 def test_cli_evaluates_snapshots_and_judges_at_one_budget(spm_model, token_run, tmp_path):
