@@ -6,14 +6,14 @@
 # BUDGET: a token budget every run has a snapshot of (runs/<variant>/tokens-BUDGET.pt, e.g. 25M), or "final" for
 # each run's ckpt.pt (default: the largest budget all runs have a snapshot of). The shipped variants (task-MoE and the
 # hybrid) go to models/<variant>/ with goldens and beam references; token-MoE and dense go to
-# training/work/export/ (evaluated, not committed). Scores: the first MAX_SENTS lines of every set
-# (default 100), greedy and beam 4, plus the copy and Apertium baselines, into models/results.json and
-# the table in models/README.md.
+# training/work/export/ (evaluated, not committed). Scores: full sets (or the first MAX_SENTS lines), greedy and
+# beam 4, plus the copy and Apertium baselines and the claims, into models/results.json and models/README.md
+# (about 2 core-hours per variant: training/README.md "Evaluation").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=training/work/runs
 PY=training/.venv/bin/python
-MAX_SENTS="${2:-100}"
+MAX_SENTS="${2:-0}"
 # Variants without a run (not trained in this session) are left out; the step is common to those trained.
 have() { for v in "$@"; do if [ -d "$RUNS/$v" ]; then echo "$v"; fi; done; }
 SHIPPED=$(have task_task token_task | xargs)
@@ -42,15 +42,15 @@ done
 $PY test/fixtures/models/make_beam.py $(for v in $SHIPPED; do echo "models/$v"; done)
 
 [ -n "$SHIPPED" ] || { echo "no shipped variant trained" >&2; exit 1; }
-# Evaluate: shipped variants from models/, the others from training/work/export/; one results file. Greedy on
-# every set, beam 4 on test.lohelp (where the targets are judged); runs on the same weights merge.
+# Evaluate on the FULL dev and test sets, greedy and beam 4 (evaluate.py's defaults), all variants in parallel (one
+# thread each; results.json is locked while written), then the baselines and every claim with its paired-bootstrap
+# interval. MAX_SENTS (second argument, default 0 = all) scores the first N lines instead, for a quick look only.
 ev() { $PY -m training.eval.evaluate --results models --max-sents "$MAX_SENTS" "$@"; }
 # shellcheck disable=SC2086
-ev --models models --variants $SHIPPED --beams 1 --baselines
+for v in $SHIPPED; do ev --models models --variants "$v" & done
 # shellcheck disable=SC2086
-[ -z "$OTHERS" ] || ev --models training/work/export --variants $OTHERS --beams 1
-# shellcheck disable=SC2086
-ev --models models --variants $SHIPPED --beams 4 --sets test.lohelp
-# shellcheck disable=SC2086
-[ -z "$OTHERS" ] || ev --models training/work/export --variants $OTHERS --beams 4 --sets test.lohelp
+for v in $OTHERS; do ev --models training/work/export --variants "$v" & done
+wait
+ev --baselines
+ev --judge
 echo "done: models/results.json, models/README.md"
