@@ -6,12 +6,15 @@
 // (when given: padding of the encoder states) and, when causal, j <= q_offset + i (q_offset: absolute position of
 // query 0 while decoding with a KV cache). A query with no visible key outputs zeros, never NaN.
 //
-// Two entry points, same bindings and grid (x: query tile or query, y: head + H·column chunk, z: batch):
+// Three entry points, same bindings (`main` and `main_decode` also the same grid: x: query tile or query, y: head +
+// H·column chunk, z: batch):
 //   `main`         16 queries × 32 keys per step (encoder, teacher forcing). Q and K tiles are staged in workgroup
 //                  memory; each thread scores one query against 8 keys (two vec4), then accumulates one output column
 //                  of all 16 queries (four vec4 registers) from a staged V tile, so most loads feed 4 to 8 FMAs.
 //   `main_decode`  one query per workgroup (decoding, Tq <= 4): 64 keys per step, one per lane, scored from a
 //                  coalesced, transposed K tile; then a two-level max/sum reduction and one output column per lane.
+//   `main_decode_serial`  the 'emulated' kernel profile's decode: a thread per (batch row, query, head, column
+//                  chunk), no workgroup memory and no barriers (below).
 // A workgroup writes DV = 64 output columns of its head (one per thread), so its state does not grow with dh; wider
 // heads take several column chunks (grid y), each recomputing the scores.
 //
@@ -20,39 +23,26 @@
 // constant-count loops, and unrolled global loads made an earlier version of this pipeline take minutes to compile
 // there.
 
-struct Params {
-  B: u32,          // batch rows
-  Tq: u32,         // queries per batch row
-  Tk: u32,         // key rows per batch row (the row stride of k and v)
-  D: u32,          // model width, H·dh
-  H: u32,          // heads
-  dh: u32,         // head width
-  kv_len: u32,     // keys 0 .. kv_len-1 are valid
-  q_offset: u32,   // absolute position of query 0 (causal masking)
-  flags: u32,      // bit 0: causal, bit 1: key_lengths given
-  scale: f32,      // score scale, usually 1/sqrt(dh)
-  _pad0: u32,
-  _pad1: u32,
-}
+// Prepended by the TS wrapper (src/kernels/attention.ts): `struct Params` and the FLAG_* constants generated from its
+// params schema and flag table, and BQ and DV, the tile sizes its grid maths uses.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;             // [B, Tq, D]
 @group(0) @binding(2) var<storage, read> k: array<f32>;             // [B, Tk, D]
 @group(0) @binding(3) var<storage, read> v: array<f32>;             // [B, Tk, D]
-@group(0) @binding(4) var<storage, read> key_lengths: array<u32>;   // [B] (unread when bit 1 of flags is 0)
+@group(0) @binding(4) var<storage, read> key_lengths: array<u32>;   // [B] (unread without FLAG_KEY_LENGTHS)
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;     // [B, Tq, D]
 
 const WG: u32 = 64u;     // threads per workgroup (both entry points)
-const BQ: u32 = 16u;     // queries per workgroup in `main`
 const BK: u32 = 32u;     // keys per step in `main`
 const DC: u32 = 32u;     // head dims per scoring step in `main`
-const DV: u32 = 64u;     // output columns per workgroup: one per thread
 const KT: u32 = 64u;     // keys per step in `main_decode`: one per thread
 const KS: u32 = 9u;      // vec4 row stride of the transposed K tile (8 + 1 pad, fewer bank conflicts on its stores)
 const QS: u32 = 9u;      // vec4 row stride of the Q tile (8 + 1 pad)
 const QT: u32 = 288u;    // vec4 offset of the Q tile in `tile`, after the K tile [DC, KS]
 const KDS: u32 = 65u;    // row stride of the transposed K tile of `main_decode` (64 keys + 1 pad: no bank conflicts)
 const NEG: f32 = -1.0e30;
+override SERIAL_WG: u32 = 64u;   // threads per workgroup of `main_decode_serial`
 
 // `main` stages, in `tile`, K transposed [DC, KS] (vec4 of 4 keys) at 0 and Q [BQ, QS] (vec4 of 4 dims) at QT while
 // scoring, then V [BK, DV] (scalars) over all of it while accumulating.
@@ -68,10 +58,10 @@ var<workgroup> kd: array<f32, 2080>;        // [DC, KDS] K tile of `main_decode`
 // and read-only storage, so loops bounded by it keep barriers in uniform control flow.
 fn key_end(b: u32, last_q: u32) -> u32 {
   var e = params.kv_len;
-  if ((params.flags & 2u) != 0u) {
+  if ((params.flags & FLAG_KEY_LENGTHS) != 0u) {
     e = min(e, key_lengths[b]);
   }
-  if ((params.flags & 1u) != 0u) {
+  if ((params.flags & FLAG_CAUSAL) != 0u) {
     e = min(e, params.q_offset + last_q + 1u);
   }
   return e;
@@ -84,7 +74,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
   let D = params.D;
   let H = params.H;
   let dh = params.dh;
-  let causal = (params.flags & 1u) != 0u;
+  let causal = (params.flags & FLAG_CAUSAL) != 0u;
   let b = wid.z;
   let head0 = (wid.y % H) * dh;
   let dv0 = (wid.y / H) * DV;
@@ -306,7 +296,7 @@ fn main_decode(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
 // The 'emulated' kernel profile's decode entry point (CPU emulations of a GPU, where barriers are expensive): one
 // thread per (batch row, query, head, DV-column chunk) runs the online softmax over its visible keys alone and keeps
 // its DV output columns in registers. No workgroup memory, no barriers; the grid is 1-D over those threads.
-@compute @workgroup_size(64)
+@compute @workgroup_size(SERIAL_WG)
 fn main_decode_serial(@builtin(global_invocation_id) gid: vec3u) {
   let Tq = params.Tq;
   let Tk = params.Tk;

@@ -2,24 +2,17 @@
 //
 // Assignment a = n*k + j is token n's j-th choice. Within an expert, assignments are ranked by the GShard priority
 // p = j*N + n (every first choice before every second choice, then token order); ranks >= capacity are dropped.
-// Three entry points, recorded in this order in one compute pass:
+// Five entry points: three recorded in this order in one compute pass,
 //   `rank`    one workgroup per expert e: scans the assignments in priority order with a workgroup prefix sum and
 //             writes each of e's assignments its rank (into slot_of, as scratch) and e's total count (counts[e]).
 //             No atomics: the rank of every assignment is a pure function of the inputs.
 //   `scan`    one workgroup: clips counts at the capacity and prefix-sums them into offsets and tile_offsets.
-//   `scatter` one thread per assignment: slot = offsets[e] + rank (or dropped), order[slot] = a.
+//   `scatter` one thread per assignment: slot = offsets[e] + rank (or dropped), order[slot] = a;
+// and `rank_serial`, `scan_serial` in place of `rank` and `scan` with the 'emulated' kernel profile (below).
 // Every entry point binds all six tensors (layout 'auto' needs each declared binding used), hence the `_ = &x;`.
 
-struct Params {
-  N: u32,          // tokens
-  k: u32,          // choices per token
-  E: u32,          // experts
-  capacity: u32,   // max kept assignments per expert (0xFFFFFFFF: no limit)
-  tile_rows: u32,  // rows per grouped-FFN tile
-  total: u32,      // N * k
-  groups_x: u32,   // scatter: workgroups along x
-  _pad0: u32,
-}
+// Prepended by the TS wrapper (src/kernels/dispatch.ts): `struct Params` generated from its params schema, and WG, the
+// workgroup width its grid maths uses.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> indices: array<u32>;                // [N, k] expert of each assignment
@@ -29,10 +22,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> order: array<u32>;            // [N * k] slot -> assignment
 @group(0) @binding(6) var<storage, read_write> slot_of: array<u32>;          // [N * k] assignment -> slot (rank first)
 
-const WG: u32 = 256u;
+override SERIAL_WG: u32 = 64u;   // threads (experts) per workgroup of `rank_serial`
 const DROPPED: u32 = 0xffffffffu;
 
-var<workgroup> scan_a: array<u32, 256>;
+var<workgroup> scan_a: array<u32, WG>;
 
 // Inclusive prefix sum of `v` over the workgroup (Hillis-Steele: every step reads, waits, writes, waits). The total is
 // left in scan_a[WG - 1]. Must be called in uniform control flow; the leading barrier keeps the previous call's
@@ -53,7 +46,7 @@ fn workgroup_scan(li: u32, v: u32) -> u32 {
   return scan_a[li];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn rank(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   _ = &offsets;
   _ = &tile_offsets;
@@ -83,7 +76,7 @@ fn rank(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scan(@builtin(local_invocation_index) li: u32) {
   _ = &indices;
   _ = &order;
@@ -117,7 +110,7 @@ fn scan(@builtin(local_invocation_index) li: u32) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   _ = &counts;
   _ = &tile_offsets;
@@ -140,7 +133,7 @@ fn scatter(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
 // The 'emulated' kernel profile (CPU emulations of a GPU, where workgroup barriers are expensive): the same two
 // steps without barriers. `rank_serial`: one thread per expert walks the assignments in priority order.
 // `scan_serial`: one thread prefix-sums the clipped counts. Same outputs as `rank` and `scan`.
-@compute @workgroup_size(64)
+@compute @workgroup_size(SERIAL_WG)
 fn rank_serial(@builtin(global_invocation_id) gid: vec3u) {
   _ = &offsets;
   _ = &tile_offsets;

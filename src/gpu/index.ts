@@ -21,4 +21,11 @@ export { type KernelSource, PipelineCache, pipelineKey } from './pipeline-cache'
 export { type ProfileRow, Profiler } from './profiler';
 export { type Grid, Recorder } from './recorder';
 export { byteSizeOf, type DType, f16BitsToF32, f32ToF16Bits, numel, packF16, Tensor, unpackF16 } from './tensor';
-export { UniformBuilder } from './uniforms';
+export {
+  flagConstants,
+  type ParamField,
+  ParamsSchema,
+  paramsSchema,
+  type ScalarType,
+  UniformBuilder,
+} from './uniforms';

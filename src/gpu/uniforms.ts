@@ -42,3 +42,46 @@ export class UniformBuilder {
     return buf;
   }
 }
+
+/** WGSL type of a uniform field: every field is a 4-byte scalar. */
+export type ScalarType = 'u32' | 'i32' | 'f32';
+
+/** One field of a kernel's uniform struct: its name, WGSL type and what it holds (emitted as the WGSL comment). */
+export type ParamField = readonly [name: string, type: ScalarType, doc: string];
+
+/**
+ * A kernel's uniform struct declared once: `wgsl` is the `struct Params` text spliced into the shader, `pack` builds
+ * its bytes from named values, in the same order (padded to 16 bytes), so the two sides cannot drift apart.
+ */
+export class ParamsSchema<Name extends string> {
+  readonly fields: readonly ParamField[];
+  /** `struct Params { ... }` with one commented line per field and the padding WGSL needs. */
+  readonly wgsl: string;
+
+  constructor(fields: readonly ParamField[]) {
+    this.fields = fields;
+    const lines = fields.map(([n, t, doc]) => `  ${`${n}: ${t},`.padEnd(16)} // ${doc}`);
+    const padded = Math.max(4, Math.ceil(fields.length / 4) * 4);
+    for (let i = fields.length; i < padded; i++) lines.push(`  _pad${i - fields.length}: u32,`);
+    this.wgsl = `struct Params {\n${lines.join('\n')}\n}\n`;
+  }
+
+  /** The uniform bytes for `values` (every field named; u32/i32 fields must be integers in range). */
+  pack(values: Readonly<Record<Name, number>>): ArrayBuffer {
+    const b = new UniformBuilder();
+    for (const [n, t] of this.fields) b[t](values[n as Name]);
+    return b.build();
+  }
+}
+
+/** Declares a kernel's uniform struct (see {@link ParamsSchema}); field names become the keys `pack` takes. */
+export function paramsSchema<const F extends readonly ParamField[]>(fields: F): ParamsSchema<F[number][0]> {
+  return new ParamsSchema(fields);
+}
+
+/** WGSL `const FLAG_<NAME>: u32 = <bit>u;` lines for a kernel's flag bits, from the table the TS wrapper packs with. */
+export function flagConstants(flags: Readonly<Record<string, number>>): string {
+  return Object.entries(flags)
+    .map(([n, v]) => `const FLAG_${n}: u32 = ${v}u;\n`)
+    .join('');
+}

@@ -1,41 +1,97 @@
-import code from '../../shaders/attention.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/attention.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, placeholder } from './common';
+import { assembleShader, type KernelPlan, type ProfileTable } from './kernel-plan';
 
 /** Queries per batch row at or below which the decode entry point (one workgroup per query) is used. */
 export const ATTENTION_DECODE_MAX_QUERIES = 4;
 
-/** Queries per workgroup of the tiled entry point (`main`). */
+/** Queries per workgroup of the tiled entry point `main` (BQ in the shader). */
 const QUERY_TILE = 16;
 
-/** Output columns of a head per workgroup; wider heads take several column chunks (grid y). */
+/** Output columns of a head per workgroup (DV in the shader); wider heads take several column chunks (grid y). */
 const HEAD_CHUNK = 64;
+
+/** Flag bits of attention's `flags` uniform (emitted into the WGSL as FLAG_CAUSAL, FLAG_KEY_LENGTHS). */
+export const ATTENTION_FLAGS = { CAUSAL: 1, KEY_LENGTHS: 2 } as const;
+
+/** attention's uniform struct (emitted into the WGSL as `struct Params`). */
+const ATTENTION_PARAMS = paramsSchema([
+  ['B', 'u32', 'batch rows'],
+  ['Tq', 'u32', 'queries per batch row'],
+  ['Tk', 'u32', 'key rows per batch row (the row stride of k and v)'],
+  ['D', 'u32', 'model width, H·dh'],
+  ['H', 'u32', 'heads'],
+  ['dh', 'u32', 'head width'],
+  ['kv_len', 'u32', 'keys 0 .. kv_len-1 are valid'],
+  ['q_offset', 'u32', 'absolute position of query 0 (causal masking)'],
+  ['flags', 'u32', 'FLAG_* bits'],
+  ['scale', 'f32', 'score scale, usually 1/sqrt(dh)'],
+] as const);
 
 /** Entry points of attention.wgsl: `main` tiles 16 queries per workgroup, `main_decode` serves one query each. */
 export type AttentionEntry = 'main' | 'main_decode' | 'main_decode_serial';
 
+/** Each entry point's override constants (`main_decode_serial`: threads per workgroup, SERIAL_WG). */
+const ATTENTION_ENTRIES: Readonly<Record<AttentionEntry, Readonly<Record<string, number>>>> = {
+  main: {},
+  main_decode: {},
+  main_decode_serial: { SERIAL_WG: 64 },
+};
+
+/**
+ * The entry point for up to {@link ATTENTION_DECODE_MAX_QUERIES} queries per batch row (`decode`) and for more
+ * (`many`) per kernel profile: CPU emulations take the barrier-free `main_decode_serial` (a thread per row, query,
+ * head and column chunk) for any query count.
+ */
+const ATTENTION_PROFILES: ProfileTable<'decode' | 'many', AttentionEntry> = {
+  gpu: { decode: 'main_decode', many: 'main' },
+  emulated: { decode: 'main_decode_serial', many: 'main_decode_serial' },
+};
+
+/** Entry point, constants and grid of attention over B batch rows of Tq queries, H heads of width dh, on `ctx`. */
+export function attentionPlan(
+  ctx: GpuContext,
+  B: number,
+  Tq: number,
+  H: number,
+  dh: number,
+): KernelPlan<AttentionEntry> {
+  let entry = ATTENTION_PROFILES[ctx.kernelProfile][Tq <= ATTENTION_DECODE_MAX_QUERIES ? 'decode' : 'many'];
+  const chunks = H * ceilDiv(dh, HEAD_CHUNK);
+  const constants = ATTENTION_ENTRIES[entry];
+  if (entry === 'main_decode_serial') {
+    const groups = ceilDiv(B * Tq * chunks, constants.SERIAL_WG as number);
+    // Past the grid limit the tiled `main` takes over (compiled then).
+    if (groups <= ctx.limits.maxComputeWorkgroupsPerDimension) return { entry, constants, grid: [groups] };
+    entry = 'main';
+  }
+  return {
+    entry,
+    constants: ATTENTION_ENTRIES[entry],
+    grid: [entry === 'main' ? ceilDiv(Tq, QUERY_TILE) : Tq, chunks, B],
+  };
+}
+
 /** The pipeline source of attention for an entry point (activations are always f32: there is one variant). */
 export function attentionSource(entry: AttentionEntry): KernelSource {
-  return { name: 'attention', variant: 'f32', entryPoint: entry, code };
+  const code = assembleShader('attention:f32', () => ({
+    prelude: '',
+    params: ATTENTION_PARAMS,
+    flags: ATTENTION_FLAGS,
+    consts: { BQ: QUERY_TILE, DV: HEAD_CHUNK },
+    body: shader,
+  }));
+  return { name: 'attention', variant: 'f32', entryPoint: entry, code, constants: ATTENTION_ENTRIES[entry] };
 }
 
-/** Every attention pipeline a model may use (for ahead-of-time compilation); `ctx` is taken for symmetry. */
-export function attentionSources(ctx?: GpuContext): KernelSource[] {
-  // CPU emulations use the serial entry point for every query count (`main` only past the grid limit: compiled then).
-  if (ctx?.kernelProfile === 'emulated') return [attentionSource('main_decode_serial')];
-  return [attentionSource('main'), attentionSource('main_decode')];
-}
-
-/** The decode entry point for a context's kernel profile (barrier-free `main_decode_serial` on CPU emulations). */
-function decodeEntry(ctx?: GpuContext): AttentionEntry {
-  return ctx?.kernelProfile === 'emulated' ? 'main_decode_serial' : 'main_decode';
+/** Every attention pipeline a model may use on `ctx` (the entry points {@link attentionPlan} picks, for compiling ahead). */
+export function attentionSources(ctx: GpuContext): KernelSource[] {
+  const entries = new Set([
+    attentionPlan(ctx, 1, 1, 1, 1).entry,
+    attentionPlan(ctx, 1, ATTENTION_DECODE_MAX_QUERIES + 1, 1, 1).entry,
+  ]);
+  return [...entries].map(attentionSource);
 }
 
 /** Options of {@link attention}. */
@@ -121,31 +177,22 @@ export function attention(rec: Recorder, q: Tensor, k: Tensor, v: Tensor, opts: 
   }
   const ctx = rec.ctx;
   const y = out ?? ctx.empty([B, Tq, D], 'f32', 'attention.out');
-  // CPU emulations take the barrier-free serial entry point for any query count (a thread per row/query/head chunk).
-  const serialThreads = B * Tq * H * ceilDiv(dh, HEAD_CHUNK);
-  const serial =
-    ctx.kernelProfile === 'emulated' && ceilDiv(serialThreads, 64) <= ctx.limits.maxComputeWorkgroupsPerDimension;
-  const entry: AttentionEntry = Tq <= ATTENTION_DECODE_MAX_QUERIES || serial ? decodeEntry(ctx) : 'main';
-  const uniforms = new UniformBuilder()
-    .u32(B)
-    .u32(Tq)
-    .u32(Tk)
-    .u32(D)
-    .u32(H)
-    .u32(dh)
-    .u32(kvLength)
-    .u32(qOffset)
-    .u32((causal ? 1 : 0) | (keyLengths ? 2 : 0))
-    .f32(scale)
-    .u32(0)
-    .u32(0)
-    .build();
-  const grid =
-    entry === 'main_decode_serial'
-      ? ([ceilDiv(B * Tq * H * ceilDiv(dh, HEAD_CHUNK), 64)] as const)
-      : ([entry === 'main' ? ceilDiv(Tq, QUERY_TILE) : Tq, H * ceilDiv(dh, HEAD_CHUNK), B] as const);
+  const plan = attentionPlan(ctx, B, Tq, H, dh);
+  const F = ATTENTION_FLAGS;
+  const uniforms = ATTENTION_PARAMS.pack({
+    B,
+    Tq,
+    Tk,
+    D,
+    H,
+    dh,
+    kv_len: kvLength,
+    q_offset: qOffset,
+    flags: (causal ? F.CAUSAL : 0) | (keyLengths ? F.KEY_LENGTHS : 0),
+    scale,
+  });
   try {
-    rec.dispatch(attentionSource(entry), uniforms, [q, k, v, keyLengths ?? placeholder(ctx, 'u32'), y], grid);
+    rec.dispatch(attentionSource(plan.entry), uniforms, [q, k, v, keyLengths ?? placeholder(ctx, 'u32'), y], plan.grid);
   } catch (e) {
     if (!out) y.dispose();
     throw e;

@@ -1,38 +1,77 @@
-import code from '../../shaders/dispatch.wgsl?raw';
+import shader from '../../shaders/dispatch.wgsl?raw';
 import {
   type GpuContext,
   KernelInputError,
   type KernelProfile,
   type KernelSource,
+  paramsSchema,
   type Recorder,
   type Tensor,
-  UniformBuilder,
 } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
+import { assembleShader, type KernelPlan, type ProfileTable } from './kernel-plan';
 
-/** Threads per dispatch workgroup; matches `WG` in shaders/dispatch.wgsl. */
+/** Threads per workgroup of `rank`, `scan` and `scatter` (WG in the shader). */
 const DISPATCH_WG = 256;
 
 /** Slot value of an assignment dropped for capacity (in `slotOf`). */
 export const DROPPED_SLOT = 0xffffffff;
 
+/** dispatch's uniform struct (emitted into the WGSL as `struct Params`). */
+const DISPATCH_PARAMS = paramsSchema([
+  ['N', 'u32', 'tokens'],
+  ['k', 'u32', 'choices per token'],
+  ['E', 'u32', 'experts'],
+  ['capacity', 'u32', 'max kept assignments per expert (0xFFFFFFFF: no limit)'],
+  ['tile_rows', 'u32', 'rows per grouped-FFN tile'],
+  ['total', 'u32', 'N * k'],
+  ['groups_x', 'u32', 'scatter: workgroups along x'],
+] as const);
+
 /** Dispatch entry points, recorded in this order (the `_serial` ones with the 'emulated' kernel profile). */
 export type DispatchEntry = 'rank' | 'scan' | 'scatter' | 'rank_serial' | 'scan_serial';
 
+/** Each entry point's override constants. */
+const DISPATCH_ENTRIES: Readonly<Record<DispatchEntry, Readonly<Record<string, number>>>> = {
+  rank: {},
+  scan: {},
+  scatter: {},
+  rank_serial: { SERIAL_WG: 64 },
+  scan_serial: {},
+};
+
+/** The three steps per kernel profile: serial, barrier-free rank and scan on CPU emulations. */
+const DISPATCH_PROFILES: ProfileTable<'rank' | 'scan' | 'scatter', DispatchEntry> = {
+  gpu: { rank: 'rank', scan: 'scan', scatter: 'scatter' },
+  emulated: { rank: 'rank_serial', scan: 'scan_serial', scatter: 'scatter' },
+};
+
+/** The three dispatches (rank, scan, scatter) of sorting N*k assignments over E experts on `ctx`, in order. */
+export function dispatchPlan(ctx: GpuContext, total: number, E: number): KernelPlan<DispatchEntry>[] {
+  const p = DISPATCH_PROFILES[ctx.kernelProfile];
+  const plan = (entry: DispatchEntry, grid: KernelPlan['grid']): KernelPlan<DispatchEntry> => ({
+    entry,
+    constants: DISPATCH_ENTRIES[entry],
+    grid,
+  });
+  const rankGrid: [number] = p.rank === 'rank' ? [E] : [ceilDiv(E, DISPATCH_ENTRIES.rank_serial.SERIAL_WG as number)];
+  return [plan(p.rank, rankGrid), plan(p.scan, [1]), plan(p.scatter, splitGrid(ctx, ceilDiv(total, DISPATCH_WG)))];
+}
+
 /** The pipeline source of one dispatch entry point (no variants: indices are always u32). */
 export function dispatchSource(entry: DispatchEntry): KernelSource {
-  return { name: 'dispatch', variant: 'u32', entryPoint: entry, code };
+  const code = assembleShader('dispatch:u32', () => ({
+    prelude: '',
+    params: DISPATCH_PARAMS,
+    consts: { WG: DISPATCH_WG },
+    body: shader,
+  }));
+  return { name: 'dispatch', variant: 'u32', entryPoint: entry, code, constants: DISPATCH_ENTRIES[entry] };
 }
 
-/** The rank and scan entry points for a kernel profile (serial, barrier-free ones for CPU emulations). */
-function stepEntries(profile: KernelProfile): ['rank' | 'rank_serial', 'scan' | 'scan_serial'] {
-  return profile === 'emulated' ? ['rank_serial', 'scan_serial'] : ['rank', 'scan'];
-}
-
-/** Every dispatch pipeline `ctx` uses (for ahead-of-time compilation). */
+/** Every dispatch pipeline `ctx` uses (the entry points {@link dispatchPlan} picks, for compiling ahead). */
 export function dispatchSources(ctx: GpuContext): KernelSource[] {
-  const [rank, scan] = stepEntries(ctx.kernelProfile);
-  return [dispatchSource(rank), dispatchSource(scan), dispatchSource('scatter')];
+  return dispatchPlan(ctx, 1, 1).map((p) => dispatchSource(p.entry));
 }
 
 /**
@@ -48,9 +87,15 @@ export function defaultTileRows(N: number, k: number, E: number): 8 | 16 | 32 | 
   return 8;
 }
 
+/** The row-tile height each kernel profile plans: CPU emulations always 8 (`main_cols` of expert_ffn). */
+const TILE_ROWS_BY_PROFILE: Readonly<Record<KernelProfile, (N: number, k: number, E: number) => 8 | 16 | 32 | 64>> = {
+  gpu: defaultTileRows,
+  emulated: () => 8,
+};
+
 /** The default row-tile height on `ctx`: always 8 on CPU emulations (its `main_cols` has no barriers). */
 export function planTileRows(ctx: GpuContext, N: number, k: number, E: number): 8 | 16 | 32 | 64 {
-  return ctx.kernelProfile === 'emulated' ? 8 : defaultTileRows(N, k, E);
+  return TILE_ROWS_BY_PROFILE[ctx.kernelProfile](N, k, E);
 }
 
 /**
@@ -132,21 +177,18 @@ export function moeDispatch(
   const order = ctx.empty([total], 'u32', 'dispatch.order');
   const slotOf = ctx.empty([total], 'u32', 'dispatch.slotOf');
   const tileOffsets = ctx.empty([E + 1], 'u32', 'dispatch.tileOffsets');
-  const scatterGrid = splitGrid(ctx, ceilDiv(total, DISPATCH_WG));
-  const uniforms = new UniformBuilder()
-    .u32(N)
-    .u32(k)
-    .u32(E)
-    .u32(capacity === 0 ? DROPPED_SLOT : capacity)
-    .u32(tileRows)
-    .u32(total)
-    .u32(scatterGrid[0])
-    .build();
+  const steps = dispatchPlan(ctx, total, E);
+  const uniforms = DISPATCH_PARAMS.pack({
+    N,
+    k,
+    E,
+    capacity: capacity === 0 ? DROPPED_SLOT : capacity,
+    tile_rows: tileRows,
+    total,
+    groups_x: (steps[2] as KernelPlan).grid[0],
+  });
   const tensors = [indices, counts, offsets, tileOffsets, order, slotOf];
-  const [rank, scan] = stepEntries(ctx.kernelProfile);
-  rec.dispatch(dispatchSource(rank), uniforms, tensors, [rank === 'rank' ? E : ceilDiv(E, 64)]);
-  rec.dispatch(dispatchSource(scan), uniforms, tensors, [1]);
-  rec.dispatch(dispatchSource('scatter'), uniforms, tensors, scatterGrid);
+  for (const step of steps) rec.dispatch(dispatchSource(step.entry), uniforms, tensors, step.grid);
   return {
     offsets,
     counts,

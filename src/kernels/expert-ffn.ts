@@ -1,15 +1,16 @@
-import code from '../../shaders/expert_ffn.wgsl?raw';
+import shader from '../../shaders/expert_ffn.wgsl?raw';
 import {
   type GpuContext,
   KernelInputError,
   type KernelProfile,
   type KernelSource,
+  paramsSchema,
   type Recorder,
   type Tensor,
-  UniformBuilder,
 } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, expectShape, splitGrid } from './common';
 import type { DispatchPlan } from './dispatch';
+import { assembleShader, type EntrySpec, type KernelPlan, type ProfileTable } from './kernel-plan';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
 /**
@@ -19,34 +20,82 @@ import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 export const EXPERT_TILE_ROWS = [8, 16, 32, 64] as const;
 export type ExpertTileRows = (typeof EXPERT_TILE_ROWS)[number];
 
-/** Output columns per workgroup of `main` (`BN` in shaders/expert_ffn.wgsl) and of `main_rows`. */
-const BN = 64;
-const BN_ROWS = 32;
+/** Flag bits of expert_ffn's `flags` uniform (emitted into the WGSL as FLAG_GATHER, FLAG_RELU). */
+export const EXPERT_FFN_FLAGS = { GATHER: 1, RELU: 2 } as const;
+
+/** expert_ffn's uniform struct (emitted into the WGSL as `struct Params`). */
+const EXPERT_FFN_PARAMS = paramsSchema([
+  ['rows', 'u32', 'slots (N * k): rows of y'],
+  ['Nout', 'u32', 'output features of this stage'],
+  ['K', 'u32', 'input features of this stage'],
+  ['k', 'u32', 'choices per token: assignment a belongs to token a / k'],
+  ['E', 'u32', 'experts'],
+  ['flags', 'u32', 'FLAG_* bits'],
+  ['tiles_y', 'u32', 'row tiles along y: the global row tile is wid.z * tiles_y + wid.y (z only past the grid limit)'],
+] as const);
+
+/** Output columns per workgroup of `main_rows` (ROW_COLS in the GEMM core): 256 threads, 8 lanes per column. */
+const ROW_COLS = 32;
+
+export type ExpertFfnEntry = 'main' | 'main_rows' | 'main_cols';
+
+/** Each entry point's override constants and output tile (`main`'s rows: 16 * TR, set per tile height). */
+const EXPERT_FFN_ENTRIES: Readonly<Record<ExpertFfnEntry, EntrySpec>> = {
+  main: { constants: {}, cols: 64, rows: 64 },
+  main_rows: { constants: {}, cols: ROW_COLS, rows: 8 },
+  main_cols: { constants: { COLS_WG: 64 }, cols: 64, rows: 8 },
+};
 
 /**
- * The pipeline source of the grouped expert FFN for a weight variant and row-tile height. 8-row tiles take
+ * The entry point for 8-row tiles (`small`) and taller ones (`tiled`) per kernel profile: 8-row tiles take
  * `main_rows` (K split over lanes, a workgroup reduction) on GPUs and `main_cols` (a thread per column, no barriers)
- * with the 'emulated' kernel profile.
+ * on CPU emulations; 16-, 32- and 64-row tiles the register-tiled `main`.
  */
-export function expertFfnSource(
-  variant: WeightVariant,
+const EXPERT_FFN_PROFILES: ProfileTable<'small' | 'tiled', ExpertFfnEntry> = {
+  gpu: { small: 'main_rows', tiled: 'main' },
+  emulated: { small: 'main_cols', tiled: 'main' },
+};
+
+/** The tile heights each kernel profile plans (planTileRows); other heights compile when a caller asks for them. */
+const PLANNED_TILE_ROWS: Readonly<Record<KernelProfile, readonly ExpertTileRows[]>> = {
+  gpu: EXPERT_TILE_ROWS,
+  emulated: [8],
+};
+
+/**
+ * Entry point, constants and grid of one grouped-FFN stage with `rowTiles` row tiles (an upper bound) of `tileRows`
+ * rows and `nOut` output columns on `ctx`: row tiles go along y, and along z too past maxComputeWorkgroupsPerDimension.
+ */
+export function expertFfnPlan(
+  ctx: GpuContext,
   tileRows: ExpertTileRows,
-  profile: KernelProfile = 'gpu',
-): KernelSource {
-  const shader = weightPrelude(variant, ['w', 'b']) + code;
-  if (tileRows === 8) {
-    const entryPoint = profile === 'emulated' ? 'main_cols' : 'main_rows';
-    return { name: 'expert_ffn', variant, entryPoint, code: shader };
-  }
-  return { name: 'expert_ffn', variant, entryPoint: 'main', code: shader, constants: { TR: tileRows / 16 } };
+  rowTiles: number,
+  nOut: number,
+): KernelPlan<ExpertFfnEntry> {
+  const entry = EXPERT_FFN_PROFILES[ctx.kernelProfile][tileRows === 8 ? 'small' : 'tiled'];
+  const spec = EXPERT_FFN_ENTRIES[entry];
+  const constants = entry === 'main' ? { TR: tileRows / 16 } : spec.constants;
+  const [tilesY, tilesZ] = splitGrid(ctx, rowTiles);
+  return { entry, constants, grid: [ceilDiv(nOut, spec.cols), tilesY, tilesZ] };
 }
 
-/** Every grouped-FFN pipeline a model with `dtype` expert weights may use on `ctx` (every tile height). */
+/** The pipeline source of the grouped expert FFN for a weight variant and a plan's entry point and constants. */
+export function expertFfnSource(variant: WeightVariant, plan: Omit<KernelPlan<ExpertFfnEntry>, 'grid'>): KernelSource {
+  const code = assembleShader(`expert_ffn:${variant}`, () => ({
+    prelude: weightPrelude(variant, ['w', 'b']),
+    params: EXPERT_FFN_PARAMS,
+    flags: EXPERT_FFN_FLAGS,
+    consts: { ROW_COLS },
+    includes: ['gemm'],
+    body: shader,
+  }));
+  return { name: 'expert_ffn', variant, entryPoint: plan.entry, code, constants: plan.constants };
+}
+
+/** Every grouped-FFN pipeline a model with `dtype` expert weights may use on `ctx` (every planned tile height). */
 export function expertFfnSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  // CPU emulations plan 8-row tiles only (planTileRows); other heights compile if a caller asks for them.
-  const heights = ctx.kernelProfile === 'emulated' ? ([8] as const) : EXPERT_TILE_ROWS;
-  return heights.map((tr) => expertFfnSource(v, tr, ctx.kernelProfile));
+  return PLANNED_TILE_ROWS[ctx.kernelProfile].map((tr) => expertFfnSource(v, expertFfnPlan(ctx, tr, 1, 1)));
 }
 
 /**
@@ -113,24 +162,23 @@ export function groupedExpertFfn(
   const ctx = rec.ctx;
   const rows = N * k;
   const tileRows = plan.tileRows as ExpertTileRows;
-  const src = expertFfnSource(weightVariant(ctx, wi.dtype), tileRows, ctx.kernelProfile);
-  const colsPerGroup = src.entryPoint === 'main_cols' ? 64 : tileRows === 8 ? BN_ROWS : BN;
   // Upper bound of Σ_e ceil(count_e / BM): each non-empty expert adds at most one partial tile.
   const rowTiles = rows === 0 ? 0 : ceilDiv(rows, tileRows) + Math.min(E, rows);
   const hidden = ctx.empty([rows, F], 'f32', 'expert_ffn.hidden');
   const out = ctx.empty([rows, D], 'f32', 'expert_ffn.out');
-  // Row tiles go along y, and along z too past maxComputeWorkgroupsPerDimension.
-  const [tilesY, tilesZ] = splitGrid(ctx, rowTiles);
+  const variant = weightVariant(ctx, wi.dtype);
   const stage = (input: Tensor, w: Tensor, b: Tensor, y: Tensor, nOut: number, kIn: number, flags: number) => {
-    const u = new UniformBuilder().u32(rows).u32(nOut).u32(kIn).u32(k).u32(E).u32(flags).u32(tilesY).build();
+    const kp = expertFfnPlan(ctx, tileRows, rowTiles, nOut);
+    const tiles_y = kp.grid[1] as number;
+    const u = EXPERT_FFN_PARAMS.pack({ rows, Nout: nOut, K: kIn, k, E, flags, tiles_y });
     rec.dispatch(
-      src,
+      expertFfnSource(variant, kp),
       u,
       [input, w, b, plan.order, plan.offsets, plan.tileOffsets, y],
-      [ceilDiv(nOut, colsPerGroup), tilesY, tilesZ],
+      kp.grid,
     );
   };
-  stage(x, wi, bi, hidden, F, D, 1 | 2);
+  stage(x, wi, bi, hidden, F, D, EXPERT_FFN_FLAGS.GATHER | EXPERT_FFN_FLAGS.RELU);
   stage(hidden, wo, bo, out, D, F, 0);
   hidden.dispose();
   return out;

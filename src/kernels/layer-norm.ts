@@ -1,35 +1,57 @@
-import code from '../../shaders/layer_norm.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelProfile,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/layer_norm.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, leadingRows, splitGrid } from './common';
+import { assembleShader, type EntrySpec, type KernelPlan, type ProfileTable } from './kernel-plan';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
-/** Invocations per workgroup (one workgroup per row). */
+/** Invocations per workgroup of `main` (one workgroup per row). */
 export const LAYER_NORM_WG = 256;
 
-/** Rows per workgroup of `main_serial` (one thread per row; the 'emulated' kernel profile). */
-const SERIAL_ROWS = 64;
+/** layer_norm's uniform struct (emitted into the WGSL as `struct Params`). */
+const LAYER_NORM_PARAMS = paramsSchema([
+  ['rows', 'u32', 'rows of x and y'],
+  ['D', 'u32', 'features per row'],
+  ['eps', 'f32', 'added to the variance'],
+] as const);
+
+export type LayerNormEntry = 'main' | 'main_serial';
+
+/** Each entry point's override constants and rows per workgroup. */
+const LAYER_NORM_ENTRIES: Readonly<Record<LayerNormEntry, EntrySpec>> = {
+  main: { constants: { WG: LAYER_NORM_WG }, cols: 1, rows: 1 },
+  main_serial: { constants: { SERIAL_WG: 64 }, cols: 1, rows: 64 },
+};
 
 /**
- * The pipeline source of layer_norm for a weight variant of gamma and beta: a workgroup per row (`main`), or a
- * thread per row without barriers (`main_serial`, the 'emulated' kernel profile).
+ * The entry point per kernel profile: a workgroup per row (`main`) on GPUs, a thread per row without barriers
+ * (`main_serial`) on CPU emulations.
  */
-export function layerNormSource(variant: WeightVariant, profile: KernelProfile = 'gpu'): KernelSource {
-  const shader = weightPrelude(variant, ['gamma', 'beta']) + code;
-  if (profile === 'emulated') return { name: 'layer_norm', variant, entryPoint: 'main_serial', code: shader };
-  return { name: 'layer_norm', variant, code: shader, constants: { WG: LAYER_NORM_WG } };
+const LAYER_NORM_PROFILES: ProfileTable<'any', LayerNormEntry> = {
+  gpu: { any: 'main' },
+  emulated: { any: 'main_serial' },
+};
+
+/** Entry point, constants and grid of layer_norm over `rows` rows on `ctx`. */
+export function layerNormPlan(ctx: GpuContext, rows: number): KernelPlan<LayerNormEntry> {
+  const entry = LAYER_NORM_PROFILES[ctx.kernelProfile].any;
+  const spec = LAYER_NORM_ENTRIES[entry];
+  return { entry, constants: spec.constants, grid: splitGrid(ctx, ceilDiv(rows, spec.rows)) };
+}
+
+/** The pipeline source of layer_norm for a weight variant of gamma and beta and an entry point. */
+export function layerNormSource(variant: WeightVariant, entry: LayerNormEntry): KernelSource {
+  const code = assembleShader(`layer_norm:${variant}`, () => ({
+    prelude: weightPrelude(variant, ['gamma', 'beta']),
+    params: LAYER_NORM_PARAMS,
+    includes: ['layerNormStats'],
+    body: shader,
+  }));
+  return { name: 'layer_norm', variant, entryPoint: entry, code, constants: LAYER_NORM_ENTRIES[entry].constants };
 }
 
 /** Every layer_norm pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation). */
 export function layerNormSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
-  return [layerNormSource(weightVariant(ctx, dtype), ctx.kernelProfile)];
+  return [layerNormSource(weightVariant(ctx, dtype), layerNormPlan(ctx, 1).entry)];
 }
 
 /** Options of {@link layerNorm}. */
@@ -82,9 +104,8 @@ export function layerNorm(
   const ctx = rec.ctx;
   const rows = leadingRows(x);
   const y = out ?? ctx.empty(x.shape, 'f32', 'layer_norm.y');
-  const uniforms = new UniformBuilder().u32(rows).u32(D).f32(eps).build();
-  const src = layerNormSource(weightVariant(ctx, gamma.dtype), ctx.kernelProfile);
-  const groups = src.entryPoint === 'main_serial' ? ceilDiv(rows, SERIAL_ROWS) : rows;
-  rec.dispatch(src, uniforms, [x, gamma, beta, y], splitGrid(ctx, groups));
+  const plan = layerNormPlan(ctx, rows);
+  const uniforms = LAYER_NORM_PARAMS.pack({ rows, D, eps });
+  rec.dispatch(layerNormSource(weightVariant(ctx, gamma.dtype), plan.entry), uniforms, [x, gamma, beta, y], plan.grid);
   return y;
 }

@@ -1,33 +1,60 @@
-import code from '../../shaders/linear.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/linear.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, expectShape, leadingRows, placeholder } from './common';
+import { assembleShader, type EntrySpec, type KernelPlan, type ProfileTable } from './kernel-plan';
 import { mixedWeightPrelude, type WeightVariant, weightVariant } from './weights';
 
 /**
- * Rows at or below which the row-split entry point is used (8 rows per workgroup): measured on lavapipe it beats the
- * 64x64 tile up to 32 rows (bench:kernels, 16 rows: 4x faster), where most of a 64-row tile would be wasted.
+ * Rows at or below which the few-rows entry points are used (8 rows per workgroup): measured on lavapipe `main_rows`
+ * beats the 64x64 tile up to 32 rows (bench:kernels, 16 rows: 4x faster), where most of a 64-row tile would be wasted.
  */
 export const LINEAR_ROWS_MAX = 32;
 
-/** Rows one workgroup of `main_rows` computes (ROWS in shaders/linear.wgsl). */
-const ROWS_PER_GROUP = 8;
+/** Flag bits of linear's `flags` uniform (emitted into the WGSL as FLAG_BIAS, ...). */
+export const LINEAR_FLAGS = { BIAS: 1, RELU: 2, SCALE: 4, ACCUMULATE: 8, NORM: 16 } as const;
+
+/** linear's uniform struct (emitted into the WGSL as `struct Params`). */
+const LINEAR_PARAMS = paramsSchema([
+  ['M', 'u32', 'rows of x and y'],
+  ['N', 'u32', 'output features'],
+  ['K', 'u32', 'input features'],
+  ['flags', 'u32', 'FLAG_* bits'],
+  ['y_offset', 'u32', 'element offset of y(0, 0)'],
+  ['y_stride', 'u32', 'elements between rows of y (N when y is a plain [M, N] tensor)'],
+  ['ln_eps', 'f32', 'layer-norm epsilon (FLAG_NORM)'],
+] as const);
+
+/** Output columns per workgroup of `main_rows` (ROW_COLS in the GEMM core): 256 threads, 8 lanes per column. */
+const ROW_COLS = 32;
 
 export type LinearEntry = 'main' | 'main_rows' | 'main_cols';
 
+/** Each entry point's override constants and output tile (columns x rows per workgroup). */
+const LINEAR_ENTRIES: Readonly<Record<LinearEntry, EntrySpec>> = {
+  main: { constants: { TR: 4 }, cols: 64, rows: 64 },
+  main_rows: { constants: {}, cols: ROW_COLS, rows: 8 },
+  main_cols: { constants: { COLS_WG: 64 }, cols: 64, rows: 8 },
+};
+
 /**
- * The entry point for up to {@link LINEAR_ROWS_MAX} rows: `main_rows` (8 lanes per column, a workgroup reduction) on
- * GPUs; `main_cols` (a thread per column, no barriers) on CPU emulations, where on SwiftShader it made a decode step
- * 15x faster (npm run bench:step:browser: linear went from ~4 ms to ~0.2 ms per workgroup).
+ * The entry point for up to {@link LINEAR_ROWS_MAX} rows (`few`) and for more (`many`) per kernel profile: on GPUs
+ * `main_rows` (8 lanes per column, a workgroup reduction) and the tiled `main`; on CPU emulations `main_cols` (a thread
+ * per column, no barriers) for any row count, which on SwiftShader made a decode step 15x faster (npm run
+ * bench:step:browser: linear went from ~4 ms to ~0.2 ms per workgroup).
  */
-function rowsEntry(ctx: GpuContext): LinearEntry {
-  return ctx.kernelProfile === 'emulated' ? 'main_cols' : 'main_rows';
+const LINEAR_PROFILES: ProfileTable<'few' | 'many', LinearEntry> = {
+  gpu: { few: 'main_rows', many: 'main' },
+  emulated: { few: 'main_cols', many: 'main_cols' },
+};
+
+/** Entry point, constants and grid of linear for M rows and N output columns on `ctx`. */
+export function linearPlan(ctx: GpuContext, M: number, N: number): KernelPlan<LinearEntry> {
+  let entry = LINEAR_PROFILES[ctx.kernelProfile][M <= LINEAR_ROWS_MAX ? 'few' : 'many'];
+  const max = ctx.limits.maxComputeWorkgroupsPerDimension;
+  // Past the grid limit of an 8-row entry point, the tiled `main` takes over (compiled then).
+  if (entry !== 'main' && ceilDiv(M, LINEAR_ENTRIES[entry].rows) > max) entry = 'main';
+  const spec = LINEAR_ENTRIES[entry];
+  return { entry, constants: spec.constants, grid: [ceilDiv(N, spec.cols), ceilDiv(M, spec.rows)] };
 }
 
 /**
@@ -43,28 +70,30 @@ export function linearSource(
   let name: string = variant;
   if (biasVariant !== variant) name += `+b${biasVariant}`;
   if (normVariant !== variant) name += `+g${normVariant}`;
-  return {
-    name: 'linear',
-    variant: name,
-    entryPoint: entry,
-    code:
-      mixedWeightPrelude([
-        ['w', variant],
-        ['b', biasVariant],
-        ['g', normVariant],
-        ['gb', normVariant],
-      ]) + code,
-  };
+  const code = assembleShader(`linear:${name}`, () => ({
+    prelude: mixedWeightPrelude([
+      ['w', variant],
+      ['b', biasVariant],
+      ['g', normVariant],
+      ['gb', normVariant],
+    ]),
+    params: LINEAR_PARAMS,
+    flags: LINEAR_FLAGS,
+    consts: { ROW_COLS },
+    includes: ['gemm', 'layerNormStats'],
+    body: shader,
+  }));
+  return { name: 'linear', variant: name, entryPoint: entry, code, constants: LINEAR_ENTRIES[entry].constants };
 }
 
 /**
- * Every linear pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation): biases of the
- * weights' dtype, and f32 biases (extracted task sub-networks).
+ * Every linear pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation): the entry
+ * points {@link linearPlan} picks for few and for many rows, with biases of the weights' dtype and with f32 biases
+ * (extracted task sub-networks).
  */
 export function linearSources(ctx: GpuContext, dtype: 'f32' | 'f16'): KernelSource[] {
   const v = weightVariant(ctx, dtype);
-  // CPU emulations use `main_cols` for every row count (the tiled `main` only past the grid limit: compiled then).
-  const entries: LinearEntry[] = ctx.kernelProfile === 'emulated' ? ['main_cols'] : ['main', 'main_rows'];
+  const entries = [...new Set([linearPlan(ctx, 1, 1).entry, linearPlan(ctx, LINEAR_ROWS_MAX + 1, 1).entry])];
   const out = entries.map((e) => linearSource(v, e));
   if (v !== 'f32') out.push(...entries.map((e) => linearSource(v, e, 'f32')));
   return out;
@@ -187,37 +216,30 @@ export function linear(rec: Recorder, x: Tensor, w: Tensor, b: Tensor | null, op
   }
   const y = out ?? ctx.empty(outShape, 'f32', 'linear.y');
   const variant = weightVariant(ctx, w.dtype);
-  // CPU emulations take the barrier-free `main_cols` for any row count (its grid has ceil(M / 8) rows of groups).
-  const cols =
-    ctx.kernelProfile === 'emulated' && ceilDiv(M, ROWS_PER_GROUP) <= ctx.limits.maxComputeWorkgroupsPerDimension;
-  const entry: LinearEntry = M <= LINEAR_ROWS_MAX || cols ? rowsEntry(ctx) : 'main';
-  const uniforms = new UniformBuilder()
-    .u32(M)
-    .u32(N)
-    .u32(K)
-    .u32((b ? 1 : 0) | (opts.relu ? 2 : 0) | (scale ? 4 : 0) | (opts.accumulate ? 8 : 0) | (norm ? 16 : 0))
-    .u32(0)
-    .u32(0)
-    .u32(0)
-    .u32(yOffset)
-    .u32(yStride)
-    .f32(norm?.eps ?? 0)
-    .u32(0)
-    .u32(0)
-    .build();
-  const grid =
-    entry === 'main_cols'
-      ? ([ceilDiv(N, 64), ceilDiv(M, ROWS_PER_GROUP)] as const)
-      : entry === 'main_rows'
-        ? ([ceilDiv(N, 32), ceilDiv(M, ROWS_PER_GROUP)] as const)
-        : ([ceilDiv(N, 64), ceilDiv(M, 64)] as const);
+  const plan = linearPlan(ctx, M, N);
+  const F = LINEAR_FLAGS;
+  const uniforms = LINEAR_PARAMS.pack({
+    M,
+    N,
+    K,
+    flags:
+      (b ? F.BIAS : 0) |
+      (opts.relu ? F.RELU : 0) |
+      (scale ? F.SCALE : 0) |
+      (opts.accumulate ? F.ACCUMULATE : 0) |
+      (norm ? F.NORM : 0),
+    y_offset: yOffset,
+    y_stride: yStride,
+    ln_eps: norm?.eps ?? 0,
+  });
   const biasVariant = b ? weightVariant(ctx, b.dtype) : variant;
   const normVariant = norm ? weightVariant(ctx, norm.gamma.dtype) : variant;
   const tensors = [x, w, b ?? placeholder(ctx, w.dtype), y, scale ?? placeholder(ctx, 'f32')];
   // Only the few-rows entry points bind the layer-norm parameters (pipeline layouts are derived from the shader).
-  if (entry !== 'main') tensors.push(norm?.gamma ?? placeholder(ctx, w.dtype), norm?.beta ?? placeholder(ctx, w.dtype));
+  if (plan.entry !== 'main')
+    tensors.push(norm?.gamma ?? placeholder(ctx, w.dtype), norm?.beta ?? placeholder(ctx, w.dtype));
   try {
-    rec.dispatch(linearSource(variant, entry, biasVariant, normVariant), uniforms, tensors, grid);
+    rec.dispatch(linearSource(variant, plan.entry, biasVariant, normVariant), uniforms, tensors, plan.grid);
   } catch (e) {
     if (!out) y.dispose();
     throw e;
