@@ -12,6 +12,7 @@ import { canFuseNorm, type LinearNorm, type LinearOptions, linear, linearSources
 import { softmaxSources } from '../kernels/softmax';
 import type { ModelConfig } from './config';
 import { KvCache } from './kv-cache';
+import { type LayerPlan, type ModelPlan, modelPlan } from './layer-plan';
 import { type MoeRouting, moeLayer, moeSources } from './moe-layer';
 
 /** Looks weights up by state_dict name (a task's own tensors first, then the shared trunk). */
@@ -19,9 +20,6 @@ export interface Weights {
   get(name: string): Tensor;
   has(name: string): boolean;
 }
-
-/** How one layer's FFN is computed, decided by which tensors the model has. */
-export type FfnKind = 'dense' | 'moe-token' | 'moe-task';
 
 /** Gate outputs of one MoE layer in the last forward pass, kept for the activation view. */
 export interface GateTrace {
@@ -142,19 +140,12 @@ export class TransformerModel {
    */
   fuse = true;
 
+  /** Every layer and the form of its FFN (shared with the ONNX exporter). */
+  readonly plan: ModelPlan;
+
   constructor(cfg: ModelConfig) {
     this.cfg = cfg;
-  }
-
-  /** The FFN form of layer `i` of `stack` in `w`. */
-  ffnKind(w: Weights, stack: 'encoder' | 'decoder', i: number): FfnKind {
-    const p = `${stack}.layers.${i}`;
-    if (w.has(`${p}.ffn.wi.weight`)) return 'dense';
-    if (w.has(`${p}.moe.gate.weight`)) return 'moe-token';
-    if (w.has(`${p}.moe.gate.table`)) return 'moe-task';
-    // get() throws the typed "missing tensor" error.
-    w.get(`${p}.ffn.wi.weight`);
-    return 'dense';
+    this.plan = modelPlan(cfg);
   }
 
   private ln(rec: Recorder, w: Weights, name: string, x: Tensor): Tensor {
@@ -177,7 +168,7 @@ export class TransformerModel {
   /** linear by state_dict name, reading `input` (see {@link normed}). */
   private lin(rec: Recorder, w: Weights, name: string, input: NormedInput | Tensor, opts: LinearOptions = {}): Tensor {
     const { x, norm } = 'shape' in input ? { x: input, norm: undefined } : input;
-    return linear(rec, x, w.get(`${name}.weight`), w.get(`${name}.bias`), norm ? { ...opts, norm } : opts);
+    return linear(rec, x, w.get(`${name}.weight`), w.get(`${name}.bias`), { ...opts, norm });
   }
 
   /** x += linear(input) by state_dict name: fused into the linear's output, or a separate add. */
@@ -203,26 +194,18 @@ export class TransformerModel {
     for (const t of [q, k, v, a]) t.dispose();
   }
 
-  /** x += FFN(LN(x)) in whichever form the layer has. x is [rows, D] viewed flat. */
-  private ffnBlock(
-    rec: Recorder,
-    w: Weights,
-    stack: 'encoder' | 'decoder',
-    i: number,
-    x: Tensor,
-    rowTasks: Tensor,
-    trace?: Trace,
-  ): void {
-    const p = `${stack}.layers.${i}`;
+  /** x += FFN(LN(x)) in the form the layer plan gives. x is [rows, D] viewed flat. */
+  private ffnBlock(rec: Recorder, w: Weights, layer: LayerPlan, x: Tensor, rowTasks: Tensor, trace?: Trace): void {
+    const p = layer.prefix;
     const D = this.cfg.dModel;
     const rows = x.size / D;
     const flat = x.reshape([rows, D]);
-    const kind = this.ffnKind(w, stack, i);
-    if (kind === 'dense') {
+    const kind = layer.ffn;
+    if (kind === 'dense' || kind === 'extracted') {
       // An extracted task sub-network carries its gate values as a column scale after the ReLU.
-      const scale = w.has(`${p}.ffn.wi.scale`) ? w.get(`${p}.ffn.wi.scale`) : undefined;
+      const scale = kind === 'extracted' ? w.get(`${p}.ffn.wi.scale`) : undefined;
       const h = this.normed(rec, w, `${p}.ffn_norm`, flat); // [rows, D]
-      const hid = this.lin(rec, w, `${p}.ffn.wi`, h, { relu: true, ...(scale ? { scale } : {}) }); // [rows, F or 2F]
+      const hid = this.lin(rec, w, `${p}.ffn.wi`, h, { relu: true, scale }); // [rows, F or 2F]
       h.dispose();
       this.residual(rec, w, `${p}.ffn.wo`, hid, flat); // flat += FFN(LN(flat))
       hid.dispose();
@@ -241,7 +224,8 @@ export class TransformerModel {
         : { kind: 'task', table: w.get(`${p}.moe.gate.table`), taskIds: rowTasks };
     // x += Σ_j g_j · FFN_{e_j}(LN(x)): gate, GPU dispatch, grouped experts, combine into the residual in place.
     const r = moeLayer(rec, h, routing, experts, { k: this.cfg.topK as 1 | 2, residual: flat, out: flat });
-    if (trace) trace.gates.push({ stack, layer: i, kind, indices: r.indices, weights: r.weights });
+    if (trace)
+      trace.gates.push({ stack: layer.stack, layer: layer.index, kind, indices: r.indices, weights: r.weights });
     else {
       r.indices.dispose();
       r.weights.dispose();
@@ -253,10 +237,9 @@ export class TransformerModel {
   encode(rec: Recorder, w: Weights, src: SourceBatch, trace?: Trace): Tensor {
     const cfg = this.cfg;
     const x = embedding(rec, src.ids, w.get('embed.weight'), { scale: Math.sqrt(cfg.dModel) }); // [B, S, D]
-    for (let i = 0; i < cfg.encLayers; i++) {
-      const p = `encoder.layers.${i}`;
-      this.selfAttentionEncoder(rec, w, p, x, src.lengths);
-      this.ffnBlock(rec, w, 'encoder', i, x, src.tokenTasks, trace);
+    for (const layer of this.plan.encoder) {
+      this.selfAttentionEncoder(rec, w, layer.prefix, x, src.lengths);
+      this.ffnBlock(rec, w, layer, x, src.tokenTasks, trace);
     }
     const out = this.ln(rec, w, 'encoder.norm', x);
     x.dispose();
@@ -297,8 +280,9 @@ export class TransformerModel {
     }); // [B, 1, D]
     // Layer norms fuse into the linears that read them and residual adds into the output projections, and k/v are
     // written straight into the cache slot: 10 dispatches per dense decoder layer instead of 18.
-    for (let i = 0; i < cfg.decLayers; i++) {
-      const p = `decoder.layers.${i}`;
+    for (const layer of this.plan.decoder) {
+      const i = layer.index;
+      const p = layer.prefix;
       const cache = state.caches[i] as KvCache;
       // Self-attention over the cache (every cached position is in the past).
       let h = this.normed(rec, w, `${p}.self_attn_norm`, x);
@@ -328,11 +312,11 @@ export class TransformerModel {
       });
       this.residual(rec, w, `${p}.cross_attn.o`, a, x);
       for (const z of [cq, a]) z.dispose();
-      this.ffnBlock(rec, w, 'decoder', i, x, state.rowTasks, trace);
+      this.ffnBlock(rec, w, layer, x, state.rowTasks, trace);
     }
     const flat = x.reshape([B, cfg.dModel]);
     const h = this.normed(rec, w, 'decoder.norm', flat); // [B, D]
-    const logits = linear(rec, h.x, w.get('embed.weight'), null, h.norm ? { norm: h.norm } : {}); // [B, V] (tied)
+    const logits = linear(rec, h.x, w.get('embed.weight'), null, { norm: h.norm }); // [B, V] (tied)
     x.dispose();
     h.dispose();
     state.step++;

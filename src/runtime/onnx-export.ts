@@ -10,6 +10,7 @@
 import { foldTaskExperts } from '../kernels/fold';
 import { topKGate } from '../kernels/gating-cpu';
 import { type ModelConfig, ModelFormatError } from '../model/config';
+import { type LayerPlan, modelPlan } from '../model/layer-plan';
 import type { SafetensorsFile } from './safetensors';
 
 /** Reads one tensor of the sub-network as f32 (trunk and task shard merged; names as in a dense model). */
@@ -196,7 +197,6 @@ class ModelGraph {
   private readonly read: F32Reader;
   private readonly lang: string | undefined;
   private readonly done = new Map<string, string>();
-  private readonly present = new Map<string, boolean>();
   /** Task-routed layers folded for `lang`, in graph order. */
   readonly gates: FoldedGate[] = [];
 
@@ -225,20 +225,6 @@ class ModelGraph {
     const out = this.g.f32(key, dims, make());
     this.done.set(key, out);
     return out;
-  }
-
-  private has(name: string): boolean {
-    let known = this.present.get(name);
-    if (known === undefined) {
-      try {
-        this.read(name);
-        known = true;
-      } catch {
-        known = false;
-      }
-      this.present.set(name, known);
-    }
-    return known;
   }
 
   lin(x: string, name: string, relu = false, scale?: string): string {
@@ -306,16 +292,16 @@ class ModelGraph {
     return this.g.op('Add', [x, this.lin(a, `${p}.self_attn.o`)]);
   }
 
-  /** x + FFN_or_MoE(LN2(x)) of layer prefix `p` (`<stack>.layers.<i>`). */
-  ffn(x: string, p: string): string {
+  /** x + FFN_or_MoE(LN2(x)) of one layer, in the form the layer plan gives. */
+  ffn(x: string, layer: LayerPlan): string {
+    const p = layer.prefix;
     const h = this.ln(x, `${p}.ffn_norm`);
     let y: string;
-    if (this.has(`${p}.ffn.wi.weight`)) {
-      const scale = this.has(`${p}.ffn.wi.scale`) ? `${p}.ffn.wi.scale` : undefined;
+    if (layer.ffn === 'dense' || layer.ffn === 'extracted') {
+      const scale = layer.ffn === 'extracted' ? `${p}.ffn.wi.scale` : undefined;
       y = this.lin(this.lin(h, `${p}.ffn.wi`, true, scale), `${p}.ffn.wo`);
-    } else if (this.has(`${p}.moe.gate.table`)) y = this.taskMoe(h, p);
-    else if (this.has(`${p}.moe.gate.weight`)) y = this.tokenMoe(h, p);
-    else throw new ModelFormatError(`${p} has neither an FFN (ffn.wi) nor an MoE layer (moe.wi)`);
+    } else if (layer.ffn === 'moe-task') y = this.taskMoe(h, layer);
+    else y = this.tokenMoe(h, p);
     return this.g.op('Add', [x, y]);
   }
 
@@ -329,7 +315,8 @@ class ModelGraph {
   }
 
   /** A task-routed layer: the language's gate is a constant, its two experts fold into one dense FFN of width 2F. */
-  private taskMoe(h: string, p: string): string {
+  private taskMoe(h: string, layer: LayerPlan): string {
+    const p = layer.prefix;
     const cfg = this.cfg;
     const task = this.lang === undefined ? -1 : cfg.languages.indexOf(this.lang);
     if (task < 0) {
@@ -339,13 +326,12 @@ class ModelGraph {
         'Pass the target language to exportOnnx, or export an extracted model (taskmoe extract).',
       );
     }
-    const [stack, , layer] = p.split('.') as ['encoder' | 'decoder', string, string];
     const E = cfg.nExperts;
     const D = cfg.dModel;
     const F = cfg.dFF;
     const table = this.read(`${p}.moe.gate.table`).data; // [T, E]
     const gate = topKGate(table.subarray(task * E, (task + 1) * E), cfg.topK);
-    this.gates.push({ stack, layer: Number(layer), experts: gate.indices, weights: gate.weights });
+    this.gates.push({ stack: layer.stack, layer: layer.index, experts: gate.indices, weights: gate.weights });
     const x = this.experts(p);
     const f = foldTaskExperts(x.wi, x.bi, x.wo, x.bo, { E, D, F }, gate.indices, gate.weights);
     const wiT = this.derived(`${p}.folded.wi:T`, [D, f.F], () => transpose(f.wi, f.F, D));
@@ -456,10 +442,7 @@ function encoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | undefine
   const pos = g.input('pos', INT64, ['S']);
   const bias = g.input('key_bias', FLOAT, ['B', 1, 1, 'S']);
   let x = enc.embed(ids, pos); // [B, S, D]
-  for (let i = 0; i < cfg.encLayers; i++) {
-    const p = `encoder.layers.${i}`;
-    x = enc.ffn(enc.selfAttn(x, p, bias), p);
-  }
+  for (const layer of modelPlan(cfg).encoder) x = enc.ffn(enc.selfAttn(x, layer.prefix, bias), layer);
   const out = enc.ln(x, 'encoder.norm', 'enc');
   g.output('enc', ['B', 'S', cfg.dModel]);
   const H = cfg.nHeads;
@@ -482,8 +465,8 @@ function prefixDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | un
   const encIn = g.input('enc', FLOAT, ['B', 'S', cfg.dModel]);
   const bias = g.input('key_bias', FLOAT, ['B', 1, 1, 'S']);
   let x = dec.embed(tgt, pos);
-  for (let i = 0; i < cfg.decLayers; i++) {
-    const p = `decoder.layers.${i}`;
+  for (const layer of modelPlan(cfg).decoder) {
+    const p = layer.prefix;
     x = dec.selfAttn(x, p, causal);
     const h = dec.ln(x, `${p}.cross_attn_norm`);
     const a = dec.attn(
@@ -493,7 +476,7 @@ function prefixDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | un
       bias,
     );
     x = g.op('Add', [x, dec.lin(a, `${p}.cross_attn.o`)]);
-    x = dec.ffn(x, p);
+    x = dec.ffn(x, layer);
   }
   dec.logits(dec.ln(x, 'decoder.norm'), 'logits');
   g.output('logits', ['B', 'T', cfg.vocabSize]);
@@ -509,8 +492,9 @@ function stepDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | unde
   const pos = g.input('pos', INT64, [1]);
   const bias = g.input('key_bias', FLOAT, ['B', 1, 1, 'S']);
   let x = dec.embed(tok, pos); // [B, 1, D]
-  for (let i = 0; i < cfg.decLayers; i++) {
-    const p = `decoder.layers.${i}`;
+  for (const layer of modelPlan(cfg).decoder) {
+    const i = layer.index;
+    const p = layer.prefix;
     const pastK = g.input(`past_k.${i}`, FLOAT, ['B', H, 'P', dh]);
     const pastV = g.input(`past_v.${i}`, FLOAT, ['B', H, 'P', dh]);
     const crossK = g.input(`cross_k.${i}`, FLOAT, ['B', H, 'S', dh]);
@@ -526,7 +510,7 @@ function stepDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | unde
     h = dec.ln(x, `${p}.cross_attn_norm`);
     a = dec.attend(dec.heads(dec.lin(h, `${p}.cross_attn.q`)), crossK, crossV, bias);
     x = g.op('Add', [x, dec.lin(a, `${p}.cross_attn.o`)]);
-    x = dec.ffn(x, p);
+    x = dec.ffn(x, layer);
   }
   const logits = dec.logits(dec.ln(x, 'decoder.norm'), 'logits'); // [B, 1, V]
   g.op('LogSoftmax', [logits], { axis: -1 }, 'logp');
