@@ -21,13 +21,11 @@ async function main(): Promise<void> {
     const out = await page.evaluate(
       async ([model, batch, steps, paths]) => {
         // Modules from the Vite dev server (paths as data, so that the Node-side build leaves the imports alone).
-        const [gpu, { LocalTranslator }, { fetchFiles }] = await Promise.all(
-          paths.map((p) => import(/* @vite-ignore */ p)),
-        );
+        const [gpu, { LocalModel }, { fetchFiles }] = await Promise.all(paths.map((p) => import(/* @vite-ignore */ p)));
         const res: Array<{ name: string; adapter: string; wallMsPerStep: number; kernels: unknown[] }> = [];
         for (const kernelProfile of ['gpu', 'emulated']) {
           const ctx = await gpu.createGpuContext({ kernelProfile });
-          const tr = await LocalTranslator.create(ctx, fetchFiles(model));
+          const tr = await LocalModel.create(ctx, fetchFiles(model));
           await tr.load('de');
           const src = Array.from({ length: batch }, (_, i) => tr.sourceIds(`Open the file number ${i} now.`, 'de'));
           const run = async () => {

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalTranslator } from '../src/engine/local-translator';
+import { LocalModel } from '../src/engine/local-model';
 import { adapterName, createGpuContext, Profiler } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
 import { extractModel } from '../src/runtime/extract-node';
@@ -72,13 +72,13 @@ async function main(): Promise<void> {
   });
   const texts = testSentences(SENTENCES);
   const rows: Array<Record<string, string | number>> = [];
-  const translators: LocalTranslator[] = [];
+  const translators: LocalModel[] = [];
   for (const m of models) {
-    const tr = await LocalTranslator.create(ctx, nodeFiles(m.dir));
+    const tr = await LocalModel.create(ctx, nodeFiles(m.dir));
     await tr.load(LANG);
     translators.push(tr);
   }
-  const ids = texts.map((t) => (translators[0] as LocalTranslator).sourceIds(t, LANG));
+  const ids = texts.map((t) => (translators[0] as LocalModel).sourceIds(t, LANG));
   for (const batch of BATCHES) {
     // Warm-up, then one timed pass per model, models in turn so load falls on all alike.
     for (const tr of translators)

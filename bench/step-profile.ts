@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalTranslator } from '../src/engine/local-translator';
+import { LocalModel } from '../src/engine/local-model';
 import { adapterName, createGpuContext, Profiler, Recorder } from '../src/gpu';
 import { nodeGpu } from '../src/gpu/node';
 import { TransformerModel } from '../src/model/transformer';
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     decRouting: 'task',
   });
   await extractModel(nodeFiles(join(tmp, 'task_task')), join(tmp, 'x'), { tasks: [LANG] });
-  const tr = await LocalTranslator.create(ctx, nodeFiles(join(tmp, 'x')));
+  const tr = await LocalModel.create(ctx, nodeFiles(join(tmp, 'x')));
   await tr.load(LANG);
   const texts = testSentences(64);
   const ids = texts.map((t) => tr.sourceIds(t, LANG));

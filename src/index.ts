@@ -1,13 +1,6 @@
 // The public API of the taskmoe package.
 /// <reference types="@webgpu/types" preserve="true" />
 export { createTranslator } from './engine/create-translator';
-export {
-  BackendUnavailableError,
-  InvalidOptionError,
-  TranslatorDisposedError,
-  UnknownLanguageError,
-  WorkerFailedError,
-} from './engine/errors';
 export { defaultMemoryBudget, InThreadTranslator, type InThreadTranslatorOptions } from './engine/inthread-translator';
 export { resolveLanguage } from './engine/languages';
 export { openTranslator } from './engine/open-translator';
@@ -43,34 +36,42 @@ export { WasmTranslator } from './engine/wasm-translator';
 export { exposeTranslatorHost, type TranslatorHost, type TranslatorHostOptions } from './engine/worker-host';
 export { WorkerTranslator } from './engine/worker-translator';
 export {
-  createGpuContext,
+  BackendUnavailableError,
+  DependencyMissingError,
   DeviceLostError,
-  type GpuContext,
+  DownloadAbortedError,
+  ERROR_CLASSES,
+  FeatureMissingError,
+  IntegrityError,
+  InvalidOptionError,
+  KernelInputError,
   LimitExceededError,
-  TaskmoeError,
-  WebGPUUnavailableError,
-} from './gpu';
-export { DependencyMissingError } from './gpu/dependency';
-export { CONFIG_LIMITS, ModelFormatError } from './model/config';
-export { TranslationAbortedError } from './model/errors';
-export {
-  MAX_FILE_BYTES,
-  MAX_MANIFEST_BYTES,
-  type Manifest,
   ManifestError,
-  type ManifestFile,
-} from './runtime/manifest';
-export { ModelNotFoundError } from './runtime/model-files';
-export { type ModelLocation, ModelLocationError, resolveModelLocation } from './runtime/model-source';
+  ModelFormatError,
+  ModelLocationError,
+  ModelNotFoundError,
+  SafetensorsError,
+  TaskmoeError,
+  TokenizerError,
+  type TokenizerErrorCode,
+  TranslationAbortedError,
+  TranslatorDisposedError,
+  UnknownLanguageError,
+  UnsafePathError,
+  WebGPUUnavailableError,
+  WorkerFailedError,
+} from './errors';
+export { createGpuContext, type GpuContext } from './gpu';
+export { CONFIG_LIMITS } from './model/config';
+export { MAX_FILE_BYTES, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile } from './runtime/manifest';
+export { type ModelLocation, resolveModelLocation } from './runtime/model-source';
 export { exportOnnx, type F32Reader, type FoldedGate, type OnnxModels, type OnnxOptions } from './runtime/onnx-export';
-export { MAX_FILE_NAME_LENGTH, resolveModelFile, UnsafePathError } from './runtime/paths';
+export { MAX_FILE_NAME_LENGTH, resolveModelFile } from './runtime/paths';
 export {
   type CacheEntry,
   type CacheUsage,
   cacheApiCache,
-  DownloadAbortedError,
   defaultCache,
-  IntegrityError,
   indexedDbCache,
   memoryCache,
   type ShardCache,

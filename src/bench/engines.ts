@@ -1,8 +1,9 @@
 // The four engines the throughput page compares, behind one small interface: token-routed MoE (the whole model, WGSL
 // routing), the extracted task sub-network, the dense model of the same active size (all three on taskmoe's WebGPU
 // engine, sharing one GpuContext so that pipelines compile once), and the extracted sub-network on onnxruntime-web.
-import { LocalTranslator } from '../engine/local-translator';
+import { LocalModel } from '../engine/local-model';
 import { adapterName, type GpuContext } from '../gpu';
+import { Trace } from '../model/transformer';
 import { type Manifest, parseManifest } from '../runtime/manifest';
 import { fetchFiles } from '../runtime/model-files';
 import { distinctExperts, downloadBytes, weightBytesPerStep } from './metrics';
@@ -47,7 +48,7 @@ function folderOf(url: string): string {
   return url.slice(0, url.lastIndexOf('/') + 1);
 }
 
-/** A model on taskmoe's WebGPU engine (LocalTranslator) on `ctx`. */
+/** A model on taskmoe's WebGPU engine (LocalModel) on `ctx`. */
 export async function webgpuEngine(
   ctx: GpuContext,
   kind: EngineKind,
@@ -56,14 +57,14 @@ export async function webgpuEngine(
   lang: string,
   extraLang: string,
   fuse = true,
-): Promise<BenchEngine & { translator: LocalTranslator }> {
+): Promise<BenchEngine & { translator: LocalModel }> {
   const manifest = await readManifest(manifestUrl);
-  const tr = await LocalTranslator.create(ctx, fetchFiles(folderOf(manifestUrl)));
+  const tr = await LocalModel.create(ctx, fetchFiles(folderOf(manifestUrl)));
   await tr.load(lang);
   tr.loaded.model.fuse = fuse;
   const cfg = tr.loaded.cfg;
-  const opts = (batch: number, steps: number, traceDecoder = false) =>
-    ({ to: lang, batchSize: batch, maxSteps: steps, forceSteps: true, traceDecoder }) as const;
+  const opts = (batch: number, steps: number) =>
+    ({ to: lang, batchSize: batch, maxSteps: steps, forceSteps: true }) as const;
   return {
     kind,
     model,
@@ -79,10 +80,15 @@ export async function webgpuEngine(
       if (cfg.decRouting !== 'token' || cfg.moeLayers.decoder.length === 0) {
         return weightBytesPerStep(cfg, { bytesPerWeight: 2 });
       }
-      await tr.translateIds(src, opts(src.length, steps, true));
+      const trace = new Trace();
       const counts: number[] = [];
-      for (const g of tr.trace?.gates ?? []) {
-        if (g.stack === 'decoder' && g.kind === 'moe-token') counts.push(distinctExperts(await ctx.read(g.indices)));
+      try {
+        await tr.translateIds(src, { ...opts(src.length, steps), trace, traceDecoder: true });
+        for (const g of trace.gates) {
+          if (g.stack === 'decoder' && g.kind === 'moe-token') counts.push(distinctExperts(await ctx.read(g.indices)));
+        }
+      } finally {
+        trace?.dispose();
       }
       const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
       return weightBytesPerStep(cfg, { bytesPerWeight: 2, expertsPerLayer: mean });

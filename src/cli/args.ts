@@ -1,6 +1,6 @@
 // Command-line parsing on node:util's parseArgs, with taskmoe's usage errors.
 import { parseArgs } from 'node:util';
-import { TaskmoeError } from '../gpu/errors';
+import { TaskmoeError } from '../errors';
 
 /** Bad command-line arguments; the CLI prints the message and exits with status 2. */
 export class UsageError extends TaskmoeError {

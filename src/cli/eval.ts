@@ -7,7 +7,7 @@ import { parseOptions, required } from './args';
 import type { Io } from './io';
 import { readLines } from './lines';
 import { checkOutputFile } from './output-paths';
-import { openTranslator } from './session';
+import { openLocalModel } from './session';
 import { decodeOptions, TRANSLATE_OPTIONS } from './translate';
 
 export const EVAL_HELP = `Usage: taskmoe eval --model <model> --to <lang> --src <file> --ref <file> [options]
@@ -54,7 +54,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
       `"${refPath}" has ${ref.length} lines but "${srcPath}" has ${src.length}; give one reference per source line.`,
     );
   }
-  const tr = await openTranslator(o.model, o.to);
+  const tr = await openLocalModel(o.model, o.to);
   let hyps: string[];
   let seconds: number;
   try {

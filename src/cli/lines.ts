@@ -1,6 +1,6 @@
 // Line-oriented text I/O of the CLI: one translation per input line, always.
 import { readFile } from 'node:fs/promises';
-import { TaskmoeError } from '../gpu/errors';
+import { TaskmoeError } from '../errors';
 
 /** An input file of the CLI (--src, --ref) could not be read. */
 export class InputFileError extends TaskmoeError {

@@ -1,7 +1,6 @@
 // The taskmoe command: dispatches a subcommand and turns expected errors into one line on stderr and an exit status.
 import pkg from '../../package.json';
-import { UnknownLanguageError } from '../engine/errors';
-import { TaskmoeError } from '../gpu/errors';
+import { TaskmoeError, UnknownLanguageError } from '../errors';
 import { UsageError } from './args';
 import { evalCommand } from './eval';
 import { exportOnnxCommand } from './export-onnx';

@@ -3,8 +3,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UnknownLanguageError } from '../engine/errors';
-import { LocalTranslator } from '../engine/local-translator';
+import { LocalModel } from '../engine/local-model';
+import { UnknownLanguageError } from '../errors';
 import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
 import { nodeGpu } from '../gpu/node';
 import type { ModelConfig } from '../model/config';
@@ -158,12 +158,12 @@ export async function checkModel(files: TrackedFiles, to: readonly string[]): Pr
 }
 
 /** Loads the model `dir` names (see {@link modelFolder}) for translation into `to` (checked first) on the process's GPU context. */
-export async function openTranslator(dir: string, to: string): Promise<LocalTranslator> {
+export async function openLocalModel(dir: string, to: string): Promise<LocalModel> {
   const files = modelFolder(dir);
   await checkModel(files, [to]);
   const ctx = await gpu();
   try {
-    return await LocalTranslator.create(ctx, files);
+    return await LocalModel.create(ctx, files);
   } catch (e) {
     nameFile(e, files);
   }

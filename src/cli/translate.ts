@@ -1,10 +1,10 @@
 // taskmoe translate: UTF-8 lines on stdin, exactly one translation per line on stdout, in order.
-import type { TranslateOptions } from '../engine/local-translator';
+import type { DecodeOptions } from '../engine/local-model';
 import { TRANSLATE_LIMITS } from '../engine/options';
 import { type OptionSpecs, parseOptions, positiveInt, required } from './args';
 import type { Io } from './io';
 import { oneLine, readStdin, splitLines } from './lines';
-import { openTranslator } from './session';
+import { openLocalModel } from './session';
 
 export const TRANSLATE_HELP = `Usage: taskmoe translate --model <model> --to <lang> [options] < input.txt > output.txt
 
@@ -43,9 +43,9 @@ export function decodeOptions(command: string, opts: ReturnType<typeof parseOpti
   };
 }
 
-/** What {@link translateLines} needs of a translator (LocalTranslator has it). */
+/** What {@link translateLines} needs of a translator (LocalModel has it). */
 export interface LineTranslator {
-  translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]>;
+  translate(texts: readonly string[], opts: DecodeOptions): Promise<string[]>;
 }
 
 /**
@@ -56,7 +56,7 @@ export interface LineTranslator {
 export async function translateLines(
   tr: LineTranslator,
   lines: readonly string[],
-  opts: TranslateOptions,
+  opts: DecodeOptions,
   write: (text: string) => Promise<void>,
 ): Promise<void> {
   const chunk = Math.max(256, 8 * (opts.batchSize ?? 16));
@@ -76,11 +76,11 @@ export async function translateCommand(argv: readonly string[], io: Io): Promise
     return 0;
   }
   const o = decodeOptions('translate', opts);
-  const tr = await openTranslator(o.model, o.to);
+  const tr = await openLocalModel(o.model, o.to);
   try {
     if (io.stdinIsTTY) io.err('taskmoe: reading lines to translate; end with Ctrl-D\n');
     const lines = splitLines(await readStdin(io.stdin));
-    const translateOpts: TranslateOptions = {
+    const translateOpts: DecodeOptions = {
       to: o.to,
       beam: o.beam,
       batchSize: o.batch,

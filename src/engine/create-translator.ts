@@ -1,6 +1,7 @@
 // createTranslator: picks the implementation of Translator from the options.
+
+import { InvalidOptionError } from '../errors';
 import { resolveModelLocation } from '../runtime/model-source';
-import { InvalidOptionError } from './errors';
 import type { CreateTranslatorOptions, Translator } from './translator';
 import type { WasmTranslator } from './wasm-translator';
 import { WorkerTranslator } from './worker-translator';

@@ -1,5 +1,5 @@
 // Picks the engine for a model: WebGPU where it runs, else (backend 'auto' or 'wasm') onnxruntime-web's WASM backend.
-import { BackendUnavailableError } from './errors';
+import { BackendUnavailableError } from '../errors';
 import { InThreadTranslator, type InThreadTranslatorOptions, openModel } from './inthread-translator';
 import type { Translator } from './translator';
 import { WasmTranslator } from './wasm-translator';

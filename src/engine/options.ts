@@ -1,11 +1,10 @@
 // The public translate options and texts, declared once and checked once at the boundary (InThreadTranslator,
-// WasmTranslator, LocalTranslator, the CLI) before any work starts: wrong types give InvalidOptionError, sizes past
+// WasmTranslator, LocalModel, the CLI) before any work starts: wrong types give InvalidOptionError, sizes past
 // the stated limits LimitExceededError.
-import { LimitExceededError } from '../gpu/errors';
+import { InvalidOptionError, LimitExceededError } from '../errors';
 import { CONFIG_LIMITS } from '../model/config';
 import { MAX_BEAM } from '../model/limits';
 import { type Fail, int, obj, optional, type Rule, str } from '../runtime/schema';
-import { InvalidOptionError } from './errors';
 
 /** Stated limits of one translate call; checked before any work starts. */
 export const TRANSLATE_LIMITS = {

@@ -44,7 +44,7 @@ export interface OrtEncoded {
 }
 
 /** One decoder's running state: the encoded batch (rows possibly repeated per beam) and the self-attention cache. */
-interface DecoderState {
+interface OrtDecoderState {
   B: number;
   feeds: Record<string, Tensor>;
   past: Record<string, Tensor>;
@@ -115,8 +115,6 @@ export class OrtModel {
   readonly gates: FoldedGate[];
   /** Bytes of the two ONNX models. */
   readonly bytes: number;
-  /** Output tokens (ids plus </s>) of the last translateIds call. */
-  lastOutputTokens = 0;
   private readonly ort: Ort;
   private readonly encoder: Session;
   private readonly decoder: Session;
@@ -207,7 +205,7 @@ export class OrtModel {
   }
 
   /** A decoder over `e` with an empty cache; row i reads encoded row `rows[i]` (default: each row once). */
-  async startDecoder(e: OrtEncoded, rows?: readonly number[]): Promise<DecoderState> {
+  async startDecoder(e: OrtEncoded, rows?: readonly number[]): Promise<OrtDecoderState> {
     let feeds = e.feeds;
     if (rows) {
       feeds = {};
@@ -226,7 +224,7 @@ export class OrtModel {
 
   /** Decoder step `t` of every row with input tokens `tokens`; returns logits and log-probs [B, V], advances the cache. */
   async step(
-    s: DecoderState,
+    s: OrtDecoderState,
     tokens: readonly number[],
     t: number,
   ): Promise<{ logits: Float32Array; logp: Float32Array }> {
@@ -246,7 +244,7 @@ export class OrtModel {
   }
 
   /** Keeps the cache rows `rows` (row i of the new cache is old row rows[i]). */
-  async reorder(s: DecoderState, rows: readonly number[]): Promise<void> {
+  async reorder(s: OrtDecoderState, rows: readonly number[]): Promise<void> {
     for (const k of Object.keys(s.past)) {
       const old = s.past[k] as Tensor;
       s.past[k] = await gatherRows(this.ort, old, rows);
@@ -255,7 +253,7 @@ export class OrtModel {
   }
 
   /** Frees the GPU buffers of a decoder's state and of its encoded batch (with `stateOnGpu`). */
-  private releaseState(e: OrtEncoded, s: DecoderState | null): void {
+  private releaseState(e: OrtEncoded, s: OrtDecoderState | null): void {
     for (const t of Object.values(s?.past ?? {})) release(t);
     for (const t of Object.values(e.feeds)) release(t);
   }
@@ -307,7 +305,7 @@ export class OrtModel {
       ...(opts.alpha !== undefined ? { alpha: opts.alpha } : {}),
     });
     // Row b·K + k is beam k of sentence b.
-    let s: DecoderState | null = null;
+    let s: OrtDecoderState | null = null;
     try {
       s = await this.startDecoder(
         e,
@@ -330,12 +328,18 @@ export class OrtModel {
     }
   }
 
-  /** Translates source id lists (with tag and </s>) into target ids, in input order, in length-sorted batches. */
-  async translateIds(src: ReadonlyArray<readonly number[]>, opts: OrtDecodeOptions = {}): Promise<number[][]> {
+  /**
+   * Translates source id lists (with tag and </s>) into target ids (`ids`, in input order, in length-sorted batches)
+   * and counts the output tokens (ids plus </s>).
+   */
+  async translateIds(
+    src: ReadonlyArray<readonly number[]>,
+    opts: OrtDecodeOptions = {},
+  ): Promise<{ ids: number[][]; outputTokens: number }> {
     const cfg = this.cfg;
     const K = opts.beam ?? 1;
     const out: number[][] = new Array(src.length);
-    this.lastOutputTokens = 0;
+    let outputTokens = 0;
     for (const idx of lengthBatches(src, opts.batchSize ?? 16)) {
       const batch = idx.map((j) => src[j] as number[]);
       const S = Math.max(1, ...batch.map((b) => b.length));
@@ -351,10 +355,10 @@ export class OrtModel {
           : await this.greedy(batch, steps, opts.signal, onStep, opts.forceSteps ?? false);
       idx.forEach((j, k) => {
         out[j] = res[k] as number[];
-        this.lastOutputTokens += (res[k] as number[]).length + 1;
+        outputTokens += (res[k] as number[]).length + 1;
       });
     }
-    return out;
+    return { ids: out, outputTokens };
   }
 
   /** Frees both sessions. */

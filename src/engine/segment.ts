@@ -2,7 +2,7 @@
 // length: every character is encoded a bounded number of times, whatever the text holds (no punctuation, no spaces).
 // Sentences come from Intl.Segmenter; a sentence still too long is split at clause marks (; ；), then at spaces,
 // then at grapheme boundaries, and as a last resort its token ids are cut into runs.
-import { LimitExceededError } from '../gpu/errors';
+import { LimitExceededError } from '../errors';
 
 type Encode = (s: string) => number[];
 

@@ -2,9 +2,10 @@
 // monitor and a signal, translate, translateStreaming, measureInputUsage, inputQuota, destroy), over one taskmoe
 // Translator engine. The engine keeps its own strengths (batches, beam search, expert activation, stats) through
 // `TranslatorApi.engine()`.
+
+import { BackendUnavailableError } from '../errors';
 import { abortReason } from './abort';
 import { createTranslator } from './create-translator';
-import { BackendUnavailableError } from './errors';
 import { isEnglish, resolveLanguage } from './languages';
 import { TRANSLATE_LIMITS } from './options';
 import type { CreateTranslatorOptions, LanguageProgress, Translator } from './translator';

@@ -1,20 +1,7 @@
 // Errors crossing the worker boundary: structured clone keeps neither the class nor the fields of a TaskmoeError, so
-// the worker sends {name, code, message, fields} and this side rebuilds an instance of the same class.
-import { DeviceLostError, LimitExceededError, TaskmoeError, WebGPUUnavailableError } from '../gpu/errors';
-import { ModelFormatError } from '../model/config';
-import { TranslationAbortedError } from '../model/errors';
-import { ManifestError } from '../runtime/manifest';
-import { ModelNotFoundError } from '../runtime/model-files';
-import { UnsafePathError } from '../runtime/paths';
-import { SafetensorsError } from '../runtime/safetensors';
-import { DownloadAbortedError, IntegrityError } from '../runtime/shard-loader';
-import {
-  BackendUnavailableError,
-  InvalidOptionError,
-  TranslatorDisposedError,
-  UnknownLanguageError,
-  WorkerFailedError,
-} from './errors';
+// the worker sends {name, code, message, fields} and this side rebuilds an instance of the same class, looked up in
+// src/errors.ts's ERROR_CLASSES (every error class of the library, so none arrives as a plain Error).
+import { ERROR_CLASSES } from '../errors';
 
 /** An error as it crosses a MessagePort. */
 export interface WireError {
@@ -27,25 +14,8 @@ export interface WireError {
   fields: Record<string, unknown>;
 }
 
-const CLASSES: Record<string, { prototype: object }> = {
-  TaskmoeError,
-  DeviceLostError,
-  WebGPUUnavailableError,
-  ModelFormatError,
-  TranslationAbortedError,
-  ManifestError,
-  ModelNotFoundError,
-  SafetensorsError,
-  DownloadAbortedError,
-  IntegrityError,
-  BackendUnavailableError,
-  TranslatorDisposedError,
-  UnknownLanguageError,
-  WorkerFailedError,
-  InvalidOptionError,
-  LimitExceededError,
-  UnsafePathError,
-};
+/** The wire table: every error class of src/errors.ts by its source name (generated from that module's list). */
+const CLASSES: Readonly<Record<string, { prototype: object }>> = ERROR_CLASSES;
 
 /** Flattens an error for postMessage. */
 export function toWire(e: unknown): WireError {

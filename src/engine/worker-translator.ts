@@ -2,9 +2,9 @@
 // Callbacks travel as comlink proxies (released by the worker when the call ends), AbortSignals as abort messages,
 // errors as WireErrors rebuilt into their classes.
 import * as Comlink from 'comlink';
+import { TranslatorDisposedError, WorkerFailedError } from '../errors';
 import type { CacheUsage } from '../runtime/shard-loader';
 import { withAbortReason } from './abort';
-import { TranslatorDisposedError, WorkerFailedError } from './errors';
 import { textList } from './language-progress';
 import { translateAsStream } from './stream';
 import type {

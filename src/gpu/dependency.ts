@@ -1,20 +1,10 @@
 // Optional packages (webgpu for Node, onnxruntime-web for the WASM backend) are imported only when used; when one is
 // not installed, the user gets one line naming it instead of a module-resolution stack trace.
-import { TaskmoeError } from './errors';
 
-/** An optional package that a chosen feature needs is not installed. */
-export class DependencyMissingError extends TaskmoeError {
-  /** The npm package to install. */
-  readonly packageName: string;
-  constructor(packageName: string, feature: string, options?: { cause?: unknown }) {
-    super(
-      'dependency-missing',
-      `${feature} needs the npm package "${packageName}": npm install ${packageName}`,
-      options,
-    );
-    this.packageName = packageName;
-  }
-}
+import { DependencyMissingError } from '../errors';
+
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { DependencyMissingError };
 
 /**
  * True when `e` says that package `name` itself could not be found (Node, or a browser resolving a bare specifier);

@@ -1,5 +1,5 @@
+import { DeviceLostError, FeatureMissingError, LimitExceededError, WebGPUUnavailableError } from '../errors';
 import { BufferPool, type PoolStats } from './buffer-pool';
-import { DeviceLostError, FeatureMissingError, LimitExceededError, WebGPUUnavailableError } from './errors';
 import { PipelineCache } from './pipeline-cache';
 import type { Profiler } from './profiler';
 import { Recorder } from './recorder';

@@ -1,5 +1,5 @@
+import { FeatureMissingError } from '../errors';
 import type { GpuContext } from './device';
-import { FeatureMissingError } from './errors';
 
 /** GPU time of one kernel family (the shader's name) over a profiled run. */
 export interface ProfileRow {

@@ -1,5 +1,5 @@
+import { LimitExceededError } from '../errors';
 import type { GpuContext } from './device';
-import { LimitExceededError } from './errors';
 import type { KernelSource } from './pipeline-cache';
 import type { Profiler } from './profiler';
 import type { Tensor } from './tensor';

@@ -1,4 +1,4 @@
-import { KernelInputError } from './errors';
+import { KernelInputError } from '../errors';
 
 /** Element types a tensor can hold. `f16` is stored packed, two values per 32-bit word. */
 export type DType = 'f32' | 'f16' | 'u32' | 'i32';

@@ -1,17 +1,12 @@
-import { TaskmoeError } from '../gpu/errors';
+import { ModelFormatError } from '../errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from '../runtime/paths';
 import { dict, type Fail, int, LANGUAGE_CODE, list, num, obj, oneOf, optional, str } from '../runtime/schema';
 
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { ModelFormatError };
+
 /** How a stack's MoE layers route: by token state, by task (target language), or none (dense FFNs). */
 export type Routing = 'token' | 'task' | 'dense';
-
-/** A model file that does not describe a model taskmoe can run. */
-export class ModelFormatError extends TaskmoeError {
-  /** `hint` says what to do; by default, to re-export the model or check its files. */
-  constructor(message: string, hint = 'Re-export the model (training/taskmoe_train/export.py) or check its files.') {
-    super('malformed-model', `${message}. ${hint}`);
-  }
-}
 
 /** Where one tensor lives: its shard file, shape and dtype. */
 export interface TensorEntry {

@@ -1,11 +1,12 @@
 // Greedy and beam search over TransformerModel, ported from training/taskmoe_train/model.py (greedy, beam) so that
 // the engine's translations equal PyTorch's. The GPU computes logits, argmax and per-beam top-k; the CPU keeps
 // hypotheses and decides when to stop (model/beam-state.ts, shared with the WASM engine).
+
+import { TranslationAbortedError } from '../errors';
 import type { GpuContext, Tensor } from '../gpu';
 import { argmax, topk } from '../kernels/argmax';
 import { softmax } from '../kernels/softmax';
 import { BeamState } from './beam-state';
-import { TranslationAbortedError } from './errors';
 import { GreedyState } from './greedy-state';
 import { MAX_BEAM } from './limits';
 import type { SourceBatch, Trace, TransformerModel, Weights } from './transformer';

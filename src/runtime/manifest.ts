@@ -1,6 +1,9 @@
-import { TaskmoeError } from '../gpu/errors';
+import { ManifestError } from '../errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from './paths';
 import { bool, dict, type Fail, int, LANGUAGE_CODE, list, literal, obj, optional, str } from './schema';
+
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { ManifestError };
 
 /** One file of a model with its size and digest. */
 export interface ManifestFile {
@@ -30,13 +33,6 @@ export interface Manifest {
   features: string[];
   /** Bytes of weights on the GPU: the trunk, and each task's shard. */
   memory: { trunkBytes: number; taskBytes: Record<string, number> };
-}
-
-/** A manifest that cannot be used. */
-export class ManifestError extends TaskmoeError {
-  constructor(message: string) {
-    super('malformed-model', `manifest.json: ${message}. Re-run \`taskmoe extract\` to rewrite it.`);
-  }
 }
 
 /** Largest file a manifest may list (bytes); larger entries are refused before anything is fetched. */

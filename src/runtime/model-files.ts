@@ -1,14 +1,8 @@
-import { TaskmoeError } from '../gpu/errors';
+import { ModelNotFoundError } from '../errors';
 import { resolveModelFile } from './paths';
 
-/** A model file could not be read (missing, unreachable). */
-export class ModelNotFoundError extends TaskmoeError {
-  readonly path: string;
-  constructor(path: string, options?: { cause?: unknown }) {
-    super('model-not-found', `Cannot read model file "${path}". Check the model path or URL.`, options);
-    this.path = path;
-  }
-}
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { ModelNotFoundError };
 
 /** Where a model's files come from: a folder on disk, a URL, a cache. Paths are relative to the model's root. */
 export interface ModelFiles {

@@ -1,23 +1,14 @@
 // What a user may pass as a model, turned into the URL of its manifest.json and a way to read it: a model folder or
 // its manifest.json, as a filesystem path or file:// URL (Node) or an http(s) URL (anywhere, relative to the page
 // in a browser). Browser-safe: Node's fs is reached only when a file: URL is read, through the running Node itself.
-import { LimitExceededError, TaskmoeError } from '../gpu/errors';
+import { LimitExceededError, ModelLocationError } from '../errors';
 import { ModelFormatError, parseModelConfig } from '../model/config';
 import { MAX_FILE_BYTES, type Manifest, type ManifestFile } from './manifest';
 import { type ModelFiles, ModelNotFoundError } from './model-files';
 import { UnsafePathError } from './paths';
 
-/** A model specification that names no model this runtime can read (an unknown scheme, file: in a browser). */
-export class ModelLocationError extends TaskmoeError {
-  readonly spec: string;
-  constructor(spec: string, why: string) {
-    super(
-      'model-not-found',
-      `Cannot use "${spec}" as a model: ${why}. Pass a model folder or its manifest.json: a path or file:// URL in Node, an http(s) URL anywhere.`,
-    );
-    this.spec = spec;
-  }
-}
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { ModelLocationError };
 
 /** Where a model is: its manifest's absolute URL and the folder URL its files are named against. */
 export interface ModelLocation {

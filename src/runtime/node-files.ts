@@ -2,7 +2,7 @@
 import { open, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LimitExceededError } from '../gpu/errors';
+import { LimitExceededError } from '../errors';
 import { MAX_FILE_BYTES } from './manifest';
 import { type ModelFiles, ModelNotFoundError } from './model-files';
 import { resolveModelFile, UnsafePathError } from './paths';

@@ -1,25 +1,9 @@
 // Every file a model names (config.json's tokenizer, shards and task shards, manifest.json's files) is resolved here
 // against the model's base URL, then compared with it: a name must stay inside the model's folder. Browser-safe.
-import { TaskmoeError } from '../gpu/errors';
+import { UnsafePathError } from '../errors';
 
-/** A file name in a model's config.json or manifest.json points outside the model (or is not a plain file name). */
-export class UnsafePathError extends TaskmoeError {
-  /** The file that names it (config.json, manifest.json). */
-  readonly file: string;
-  /** The field holding the name, e.g. `tokenizer`, `shards[0]`, `tasks.de.shards[0].file`. */
-  readonly field: string;
-  /** The offending name, as written. */
-  readonly path: string;
-  constructor(file: string, field: string, name: string, why: string) {
-    super(
-      'unsafe-path',
-      `${file}: ${field} ${JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}...` : name)} ${why}; a model may only name files inside its own folder (plain relative names such as "weights-000.safetensors"). Fix or re-export the model.`,
-    );
-    this.file = file;
-    this.field = field;
-    this.path = name;
-  }
-}
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { UnsafePathError };
 
 /** Longest file name (in UTF-16 code units) a model may use. */
 export const MAX_FILE_NAME_LENGTH = 255;

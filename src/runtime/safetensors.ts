@@ -8,8 +8,11 @@
  * DataView, so it runs in browsers, workers and Node alike.
  */
 
-import { TaskmoeError } from '../gpu/errors';
+import { SafetensorsError } from '../errors';
 import type { ModelFiles } from './model-files';
+
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { SafetensorsError };
 
 /** The element types of the safetensors format that taskmoe can read. */
 export type SafetensorsDtype =
@@ -81,13 +84,6 @@ export interface ParseSafetensorsOptions {
   maxHeaderBytes?: number;
   /** Name used in error messages, e.g. the file name or URL (default 'safetensors file'). */
   name?: string;
-}
-
-/** A safetensors file is malformed, or lacks a tensor or dtype the caller asked for. Re-export or re-download it. */
-export class SafetensorsError extends TaskmoeError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('malformed-model', message, options);
-  }
 }
 
 const DEFAULT_MAX_HEADER_BYTES = 100_000_000;

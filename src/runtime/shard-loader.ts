@@ -1,41 +1,13 @@
 // Downloads model files listed in a manifest: streamed with progress, cancellable, verified against the manifest's
 // sha256 before anyone sees the bytes, and cached (Cache API, else IndexedDB, else memory). Browser-safe; in Node the
 // fetch and the cache are injected.
-import { LimitExceededError, TaskmoeError } from '../gpu/errors';
+import { DownloadAbortedError, IntegrityError, LimitExceededError, TaskmoeError } from '../errors';
 import { MAX_FILE_BYTES, MAX_MANIFEST_BYTES, type ManifestFile } from './manifest';
 import { ModelNotFoundError } from './model-files';
 import { resolveModelFile } from './paths';
 
-/** A downloaded (or cached) file does not match the manifest's size or sha256, even after one refetch. */
-export class IntegrityError extends TaskmoeError {
-  readonly file: string;
-  readonly expected: { bytes: number; sha256: string };
-  readonly actual: { bytes: number; sha256: string };
-  /** `local`: the file was read from disk (not downloaded and refetched). */
-  constructor(file: string, expected: ManifestFile, actual: { bytes: number; sha256: string }, local = false) {
-    super(
-      'integrity',
-      `${file}: got ${actual.bytes} bytes with sha256 ${actual.sha256}, the manifest says ${expected.bytes} bytes with sha256 ${expected.sha256}${
-        local
-          ? '. The file on disk is damaged or belongs to another model: re-extract or re-download the model.'
-          : ' (refetched once). The server holds a different or damaged file: re-upload the model or check the manifest.'
-      }`,
-    );
-    this.file = file;
-    this.expected = { bytes: expected.bytes, sha256: expected.sha256 };
-    this.actual = actual;
-  }
-}
-
-/**
- * A download was cancelled through its AbortSignal: thrown by {@link ShardLoader}. Translator methods reject with the
- * signal's reason instead, as fetch does.
- */
-export class DownloadAbortedError extends TaskmoeError {
-  constructor(file: string) {
-    super('aborted', `The download of ${file} was aborted.`);
-  }
-}
+// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
+export { DownloadAbortedError, IntegrityError };
 
 /** One entry of a {@link ShardCache}. */
 export interface CacheEntry {

@@ -3,5 +3,5 @@
  * encodes and decodes exactly like sentencepiece.
  */
 
-export { TokenizerError, type TokenizerErrorCode } from './errors';
+export { TokenizerError, type TokenizerErrorCode } from '../errors';
 export { SentencePieceTokenizer } from './sentencepiece';

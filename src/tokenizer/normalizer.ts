@@ -6,7 +6,7 @@
  * including for input the charsmap maps to several characters.
  */
 
-import { TokenizerError } from './errors';
+import { TokenizerError } from '../errors';
 import type { NormalizerSpec } from './model-proto';
 
 /** U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's visible space, in UTF-8. */

@@ -5,7 +5,7 @@
  * end or looping.
  */
 
-import { TokenizerError } from './errors';
+import { TokenizerError } from '../errors';
 
 /** Protobuf wire types. Groups (3, 4) are deprecated and not used by SentencePiece; they are rejected. */
 export const WireType = { VARINT: 0, I64: 1, LEN: 2, I32: 5 } as const;

@@ -8,7 +8,7 @@
  * the input is encoded as U+FFFD (TextEncoder's rule), where Python would refuse the string.
  */
 
-import { TokenizerError } from './errors';
+import { TokenizerError } from '../errors';
 import { type ModelPiece, type ModelProto, ModelType, PieceType, parseModelProto } from './model-proto';
 import { ByteSink, ByteTrie, Normalizer, oneCharLen, REPLACEMENT_CHAR, SPACE_SYMBOL, validCharLen } from './normalizer';
 

@@ -22,7 +22,7 @@ import { extname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareDemoModels } from '../../scripts/prepare-demo-models';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext } from '../../src/gpu';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { testContext } from '../setup/gpu';
@@ -151,7 +151,7 @@ describe('the packed npm package', () => {
     symlinkSync(join(REPO, 'models'), join(SCRATCH, 'models'));
     await prepareDemoModels({ out: SERVED });
     ctx = await testContext();
-    const ref = await LocalTranslator.create(ctx, nodeFiles(SHIPPED));
+    const ref = await LocalModel.create(ctx, nodeFiles(SHIPPED));
     expected = await ref.translate(SRC, { to: 'de' });
     ref.dispose();
     expect(expected.every((t) => t.trim() !== '')).toBe(true);

@@ -91,8 +91,8 @@ async function ortBackends(base: string, lang: string, texts: string[]) {
       stateOnGpu: ep === 'webgpu',
     });
     out[ep] = {
-      greedy: await m.translateIds(src, { maxSteps: 12 }),
-      beam: await m.translateIds(src, { maxSteps: 12, beam: 2 }),
+      greedy: (await m.translateIds(src, { maxSteps: 12 })).ids,
+      beam: (await m.translateIds(src, { maxSteps: 12, beam: 2 })).ids,
     };
     await m.release();
   }

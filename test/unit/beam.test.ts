@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext } from '../../src/gpu';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { testContext } from '../setup/gpu';
@@ -24,11 +24,11 @@ it('has beam references for the four fixture models', () => {
 for (const dir of DIRS) {
   describe(`beam search of ${dir} against PyTorch`, () => {
     let ctx: GpuContext;
-    let tr: LocalTranslator;
+    let tr: LocalModel;
     const ref = JSON.parse(readFileSync(join(dir, 'beam.json'), 'utf8')) as BeamFile;
     beforeAll(async () => {
       ctx = await testContext();
-      tr = await LocalTranslator.create(ctx, nodeFiles(dir));
+      tr = await LocalModel.create(ctx, nodeFiles(dir));
     });
     afterAll(() => {
       tr.dispose();
@@ -42,9 +42,9 @@ for (const dir of DIRS) {
         for (const c of cases) expect(tr.sourceIds(c.text, lang)).toEqual(c.src_ids);
         const opts = { to: lang, beam: ref.beam, maxSteps: ref.max_steps };
         const single = [];
-        for (const c of cases) single.push(...(await tr.translateIds([c.src_ids], { ...opts, batchSize: 1 })));
+        for (const c of cases) single.push(...(await tr.translateIds([c.src_ids], { ...opts, batchSize: 1 })).ids);
         expect(single).toEqual(cases.map((c) => c.beam_ids));
-        const batched = await tr.translateIds(
+        const { ids: batched } = await tr.translateIds(
           cases.map((c) => c.src_ids),
           { ...opts, batchSize: 8 },
         );

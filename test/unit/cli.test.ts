@@ -1,5 +1,5 @@
 // The taskmoe command: line handling without a GPU, then the built CLI (npm run build:cli) run as a child process on
-// the fixture models, compared with LocalTranslator in this process.
+// the fixture models, compared with LocalModel in this process.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,12 +9,11 @@ import { UsageError } from '../../src/cli/args';
 import { oneLine, splitLines } from '../../src/cli/lines';
 import { describeError } from '../../src/cli/run';
 import { type LineTranslator, translateLines } from '../../src/cli/translate';
-import { UnknownLanguageError } from '../../src/engine/errors';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
+import { TaskmoeError, UnknownLanguageError } from '../../src/errors';
 import { corpusBleu } from '../../src/eval/bleu';
 import { corpusChrf } from '../../src/eval/chrf';
 import type { GpuContext } from '../../src/gpu';
-import { TaskmoeError } from '../../src/gpu/errors';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { testContext } from '../setup/gpu';
 
@@ -105,11 +104,11 @@ describe('taskmoe command (built CLI, Dawn)', () => {
   });
 
   /**
-   * LocalTranslator's output for `texts` (whitespace-only texts give ''), with the CLI's default batch size: the
+   * LocalModel's output for `texts` (whitespace-only texts give ''), with the CLI's default batch size: the
    * decoding step limit follows the longest source of a batch, so batching is part of the comparison.
    */
   async function reference(dir: string, texts: string[], to: string, beam = 1, batchSize = 32): Promise<string[]> {
-    const tr = await LocalTranslator.create(ctx, nodeFiles(dir));
+    const tr = await LocalModel.create(ctx, nodeFiles(dir));
     try {
       return await tr.translate(
         texts.map((t) => (t.trim() === '' ? '' : t)),
@@ -153,7 +152,7 @@ describe('taskmoe command (built CLI, Dawn)', () => {
   });
 
   for (const beam of [1, 2]) {
-    it(`translate (beam ${beam}): one line per input line, in order, equal to LocalTranslator`, async () => {
+    it(`translate (beam ${beam}): one line per input line, in order, equal to LocalModel`, async () => {
       const texts = [
         'Inserts a new column after the current column.',
         '',
@@ -239,7 +238,7 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     });
   }
 
-  it('eval prints chrF2, BLEU and sentences/s; --json agrees with the metrics on LocalTranslator output', async () => {
+  it('eval prints chrF2, BLEU and sentences/s; --json agrees with the metrics on LocalModel output', async () => {
     const src = ['Open the file.', 'Inserts a new column after the current column.', 'The dialog box closes.'];
     const ref = [
       'Öffnen Sie die Datei.',

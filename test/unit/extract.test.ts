@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext } from '../../src/gpu';
 import { ModelFormatError } from '../../src/model/config';
 import { extractModel } from '../../src/runtime/extract-node';
@@ -37,17 +37,17 @@ for (const variant of ['task_task', 'token_task']) {
   describe(`extraction of ${variant}`, () => {
     let ctx: GpuContext;
     let out: string;
-    let full: LocalTranslator;
-    let ext: LocalTranslator;
+    let full: LocalModel;
+    let ext: LocalModel;
     let files: ReturnType<typeof spyFiles>;
     const src = join('test/fixtures/models', variant);
     beforeAll(async () => {
       out = mkdtempSync(join(tmpdir(), `taskmoe-extract-${variant}-`));
       await extractModel(nodeFiles(src), out);
       ctx = await testContext();
-      full = await LocalTranslator.create(ctx, nodeFiles(src));
+      full = await LocalModel.create(ctx, nodeFiles(src));
       files = spyFiles(nodeFiles(out));
-      ext = await LocalTranslator.create(ctx, files);
+      ext = await LocalModel.create(ctx, files);
     });
     afterAll(() => {
       full?.dispose();

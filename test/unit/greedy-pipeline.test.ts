@@ -3,7 +3,7 @@
 // fixture models have random weights and never emit </s>, so the test takes as </s> an id that the forced
 // reference emits first at different steps in different sentences.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext } from '../../src/gpu';
 import { type GreedyOptions, greedySearch, TranslationAbortedError } from '../../src/model/search';
 import { TransformerModel } from '../../src/model/transformer';
@@ -18,13 +18,13 @@ const TEXTS = SENTENCES.slice(0, 5);
 
 describe('pipelined greedy search', () => {
   let ctx: GpuContext;
-  let tr: LocalTranslator;
+  let tr: LocalModel;
   let src: number[][];
   let reference: number[][];
 
   beforeAll(async () => {
     ctx = await testContext();
-    tr = await LocalTranslator.create(ctx, nodeFiles(DIR));
+    tr = await LocalModel.create(ctx, nodeFiles(DIR));
     await tr.load(LANG);
     src = TEXTS.map((t) => tr.sourceIds(t, LANG));
     reference = await run(tr.loaded.model, { maxSteps: STEPS, forceSteps: true, lookahead: 1 });

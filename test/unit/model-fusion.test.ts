@@ -4,7 +4,7 @@
 // batch of 1 (one row group) and of 9 sentences (two row groups of the fused linear), and with rows over the fusion
 // limit (the encoder's, which fall back to a separate layer norm).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext, Tensor } from '../../src/gpu';
 import { argmax } from '../../src/kernels/argmax';
 import { nodeFiles } from '../../src/runtime/node-files';
@@ -25,10 +25,10 @@ for (const [dir, kernelProfile] of [
 ] as const) {
   describe(`fused decode step == plain kernels on ${dir} (${kernelProfile} kernels)`, () => {
     let ctx: GpuContext;
-    let tr: LocalTranslator;
+    let tr: LocalModel;
     beforeAll(async () => {
       ctx = await testContext({ kernelProfile });
-      tr = await LocalTranslator.create(ctx, nodeFiles(dir));
+      tr = await LocalModel.create(ctx, nodeFiles(dir));
       await tr.load(LANG);
     });
     afterAll(() => {

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { GpuContext } from '../../src/gpu';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { parseSafetensors } from '../../src/runtime/safetensors';
@@ -47,7 +47,7 @@ for (const dir of [...VARIANTS.map((v) => join(ROOT, v)), ...SHIPPED]) {
   const variant = dir;
   describe(`model ${variant} against PyTorch goldens`, () => {
     let ctx: GpuContext;
-    let tr: LocalTranslator;
+    let tr: LocalModel;
     const meta = JSON.parse(readFileSync(join(dir, 'goldens.json'), 'utf8')) as {
       max_steps: number;
       cases: GoldenCase[];
@@ -55,7 +55,7 @@ for (const dir of [...VARIANTS.map((v) => join(ROOT, v)), ...SHIPPED]) {
     const arrays = parseSafetensors(new Uint8Array(readFileSync(join(dir, 'goldens.safetensors'))));
     beforeAll(async () => {
       ctx = await testContext();
-      tr = await LocalTranslator.create(ctx, nodeFiles(dir));
+      tr = await LocalModel.create(ctx, nodeFiles(dir));
     });
     afterAll(() => {
       tr.dispose();
@@ -94,7 +94,7 @@ for (const dir of [...VARIANTS.map((v) => join(ROOT, v)), ...SHIPPED]) {
     it('greedy translations are identical to PyTorch', async () => {
       for (const lang of [...new Set(meta.cases.map((c) => c.lang))]) {
         const cases = meta.cases.filter((c) => c.lang === lang);
-        const out = await tr.translateIds(
+        const { ids: out } = await tr.translateIds(
           cases.map((c) => c.src_ids),
           { to: lang, maxSteps: meta.max_steps },
         );

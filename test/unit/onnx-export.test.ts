@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import { openTranslator } from '../../src/engine/open-translator';
 import { OrtModel } from '../../src/engine/ort-model';
 import { WasmTranslator } from '../../src/engine/wasm-translator';
@@ -101,8 +101,8 @@ for (const dir of MODELS) {
         const m = await model(lang);
         const src = cases.map((c) => c.src_ids);
         const want = cases.map((c) => c.greedy_ids);
-        expect(await m.translateIds(src, { maxSteps: meta.max_steps })).toEqual(want);
-        expect(await m.translateIds(src, { maxSteps: meta.max_steps, batchSize: 1 })).toEqual(want);
+        expect((await m.translateIds(src, { maxSteps: meta.max_steps })).ids).toEqual(want);
+        expect((await m.translateIds(src, { maxSteps: meta.max_steps, batchSize: 1 })).ids).toEqual(want);
       }
     });
 
@@ -113,8 +113,8 @@ for (const dir of MODELS) {
         const src = cases.map((c) => c.src_ids);
         const want = cases.map((c) => c.beam_ids);
         const opts = { beam: beamRef.beam, maxSteps: beamRef.max_steps };
-        expect(await m.translateIds(src, { ...opts, batchSize: 1 })).toEqual(want);
-        expect(await m.translateIds(src, { ...opts, batchSize: 8 })).toEqual(want);
+        expect((await m.translateIds(src, { ...opts, batchSize: 1 })).ids).toEqual(want);
+        expect((await m.translateIds(src, { ...opts, batchSize: 8 })).ids).toEqual(want);
       }
     });
   });
@@ -152,7 +152,7 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
   ] as const) {
     it(`${variant}${extract ? ' (extracted)' : ''}: encoder, greedy and beam 4 equal WebGPU’s`, async () => {
       const dir = await folder(variant, extract);
-      const gpu = await LocalTranslator.create(ctx, nodeFiles(dir));
+      const gpu = await LocalModel.create(ctx, nodeFiles(dir));
       try {
         const cfg = gpu.loaded.cfg;
         expect(readdirSync(dir)).toContain('manifest.json');
@@ -173,9 +173,11 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
             // 16 steps at most: the untrained fixtures rarely emit </s>, and WebGPU runs on a software rasterizer.
             for (const beam of [1, 4]) {
               const opts = { beam, maxSteps: 16 };
-              const expected = await gpu.translateIds(src, { ...opts, to: lang, batchSize: 1 });
-              expect(await m.translateIds(src, { ...opts, batchSize: 1 })).toEqual(expected);
-              expect(await m.translateIds(src, opts)).toEqual(await gpu.translateIds(src, { ...opts, to: lang }));
+              const { ids: expected } = await gpu.translateIds(src, { ...opts, to: lang, batchSize: 1 });
+              expect((await m.translateIds(src, { ...opts, batchSize: 1 })).ids).toEqual(expected);
+              expect((await m.translateIds(src, opts)).ids).toEqual(
+                (await gpu.translateIds(src, { ...opts, to: lang })).ids,
+              );
             }
           } finally {
             await m.release();
@@ -189,7 +191,7 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
 
   it('the WASM engine (backend "wasm", and "auto" without WebGPU) translates like the WebGPU engine', async () => {
     const dir = await folder('task_task', true);
-    const ext = await LocalTranslator.create(ctx, nodeFiles(dir));
+    const ext = await LocalModel.create(ctx, nodeFiles(dir));
     const requests: string[] = [];
     const fetch: typeof globalThis.fetch = async (u) => {
       const name = String(u).slice('http://models.test/'.length);
@@ -243,7 +245,7 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
 
   it('the WASM engine runs an unextracted token_token model, beam 4 included, like the WebGPU engine', async () => {
     const dir = await folder('token_token', false);
-    const gpu = await LocalTranslator.create(ctx, nodeFiles(dir));
+    const gpu = await LocalModel.create(ctx, nodeFiles(dir));
     const texts = [...SRC, ''];
     const expected = await gpu.translate(texts, { to: 'es', beam: 4 });
     gpu.dispose();

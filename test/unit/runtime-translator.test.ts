@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from '../../src/engine/errors';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import type { PartialTranslation, Progress } from '../../src/engine/translator';
 import { exposeTranslatorHost } from '../../src/engine/worker-host';
 import { WorkerTranslator } from '../../src/engine/worker-translator';
+import { TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from '../../src/errors';
 import type { GpuContext } from '../../src/gpu';
 import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { type Manifest, parseManifest } from '../../src/runtime/manifest';
@@ -57,7 +57,7 @@ for (const variant of ['task_task', 'token_task'] as const) {
     let dir: string;
     let manifest: Manifest;
     let ctx: GpuContext;
-    let ref: LocalTranslator;
+    let ref: LocalModel;
     const expected: Record<string, string[]> = {};
     /** The reference engine's output for exactly these inputs (outputs of these untrained models depend on the batch). */
     const refOut = (texts: string[], to: string, batchSize?: number): Promise<string[]> =>
@@ -86,7 +86,7 @@ for (const variant of ['task_task', 'token_task'] as const) {
       await extractModel(nodeFiles(join('test/fixtures/models', variant)), dir);
       manifest = parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
       ctx = await testContext();
-      ref = await LocalTranslator.create(ctx, nodeFiles(dir));
+      ref = await LocalModel.create(ctx, nodeFiles(dir));
       for (const to of ['de', 'fr', 'es']) expected[to] = await ref.translate(SRC, { to });
     });
     afterAll(() => {

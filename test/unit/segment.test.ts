@@ -3,10 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { lengthBatches } from '../../src/engine/batching';
-import { InvalidOptionError } from '../../src/engine/errors';
 import { checkTranslateCall, TRANSLATE_LIMITS } from '../../src/engine/options';
 import { segment, splitSentences } from '../../src/engine/segment';
-import { LimitExceededError } from '../../src/gpu/errors';
+import { InvalidOptionError, LimitExceededError } from '../../src/errors';
 import { SentencePieceTokenizer } from '../../src/tokenizer';
 
 const tok = SentencePieceTokenizer.fromBytes(new Uint8Array(readFileSync('models/task_task/spm.model')));

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkTranslateCall, TRANSLATE_LIMITS } from '../../src/engine/options';
-import { TaskmoeError } from '../../src/gpu/errors';
+import { TaskmoeError } from '../../src/errors';
 import { parseModelConfig } from '../../src/model/config';
 import { parseManifest } from '../../src/runtime/manifest';
 import { fileNameProblem, resolveModelFile } from '../../src/runtime/paths';

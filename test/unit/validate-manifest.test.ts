@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LimitExceededError } from '../../src/gpu/errors';
+import { LimitExceededError } from '../../src/errors';
 import { ManifestError, parseManifest } from '../../src/runtime/manifest';
 import { UnsafePathError } from '../../src/runtime/paths';
 import { memoryCache, ShardLoader } from '../../src/runtime/shard-loader';

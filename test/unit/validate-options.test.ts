@@ -1,15 +1,14 @@
-// Public options at the library's boundary (issue 16 findings 2, 11): through InThreadTranslator and LocalTranslator,
+// Public options at the library's boundary (issue 16 findings 2, 11): through InThreadTranslator and LocalModel,
 // bad texts and options are typed errors before any download or GPU work; nothing is silently accepted.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidOptionError } from '../../src/engine/errors';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
-import { LocalTranslator } from '../../src/engine/local-translator';
+import { LocalModel } from '../../src/engine/local-model';
 import { TRANSLATE_LIMITS } from '../../src/engine/options';
+import { InvalidOptionError, LimitExceededError } from '../../src/errors';
 import type { GpuContext } from '../../src/gpu';
-import { LimitExceededError } from '../../src/gpu/errors';
 import { extractModel } from '../../src/runtime/extract-node';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { memoryCache } from '../../src/runtime/shard-loader';
@@ -52,14 +51,14 @@ async function failure(p: () => Promise<unknown>): Promise<{ err: unknown; ms: n
 describe('translate options at the library boundary', () => {
   let dir: string;
   let ctx: GpuContext;
-  let local: LocalTranslator;
+  let local: LocalModel;
   const contexts: GpuContext[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'taskmoe-options-'));
     await extractModel(nodeFiles('test/fixtures/models/task_task'), dir, { tasks: ['de', 'fr'] });
     ctx = await testContext();
-    local = await LocalTranslator.create(ctx, nodeFiles(dir));
+    local = await LocalModel.create(ctx, nodeFiles(dir));
   });
   afterAll(() => {
     local?.dispose();
@@ -95,7 +94,7 @@ describe('translate options at the library boundary', () => {
     }
   });
 
-  it.each(CASES)('LocalTranslator (the CLI engine): %s is a typed error', async (_, texts, opts, cls) => {
+  it.each(CASES)('LocalModel (the CLI engine): %s is a typed error', async (_, texts, opts, cls) => {
     const { err, ms } = await failure(() => local.translate(texts, opts));
     expect(err).toBeInstanceOf(cls);
     expect(ms).toBeLessThan(5000);

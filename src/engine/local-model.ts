@@ -1,15 +1,19 @@
-// The in-thread translation engine: tokenizes, splits, batches and decodes on one GpuContext.
+// A model on this thread's GPU device (LocalModel): tokenizes, splits, batches and decodes on one GpuContext.
+
+import { UnknownLanguageError } from '../errors';
 import type { GpuContext } from '../gpu';
 import { beamSearch, greedySearch } from '../model/search';
-import { type SourceBatch, Trace, type Weights } from '../model/transformer';
+import type { SourceBatch, Trace, Weights } from '../model/transformer';
 import { type LoadedModel, loadModel, loadTaskShard, taskPrefix } from '../runtime/load-model';
 import type { ModelFiles } from '../runtime/model-files';
 import { lengthBatches, sourcePieces } from './batching';
-import { UnknownLanguageError } from './errors';
 import { checkTranslateCall } from './options';
 
-/** Options of {@link LocalTranslator.translate}. */
-export interface TranslateOptions {
+/**
+ * Options of {@link LocalModel.translateIds} and {@link LocalModel.translate} (the public `TranslateOptions` are the
+ * Translator's; these add what the CLI, benchmarks and tests control).
+ */
+export interface DecodeOptions {
   /** Target language code, one of `languages()`. */
   to: string;
   /** Beam width; 1 (default) is greedy decoding. */
@@ -33,11 +37,16 @@ export interface TranslateOptions {
    * back before recording the next). The ids are the same for any value.
    */
   lookahead?: number;
-  /** Also keep the decoder's gate outputs of every step in `trace` (greedy decoding only; beams reorder rows). */
+  /**
+   * Collects the gate outputs of the last batch's encoder (what it held before, and earlier batches', are disposed);
+   * owned by the caller, who disposes it. A failed call leaves the failing batch's outputs in it.
+   */
+  trace?: Trace;
+  /** With `trace`, also each decoder step's gate outputs (greedy decoding only; beams reorder rows). */
   traceDecoder?: boolean;
 }
 
-/** The batch whose gate outputs {@link LocalTranslator.trace} holds. */
+/** The batch whose gate outputs a {@link DecodeResult}'s `trace` holds. */
 export interface TraceBatch {
   /** Source id lists of the batch's rows (row b of the trace's [B·S] token rows is src[b]). */
   src: number[][];
@@ -51,21 +60,31 @@ export interface TraceBatch {
   decoderTraced: boolean;
 }
 
-/** Token ids of one translation, before detokenization. */
-export interface TranslationIds {
-  src: number[][];
-  out: number[][];
+/** What {@link LocalModel.translateIds} returns. */
+export interface DecodeResult {
+  /** Output ids of each source row (without </s>), in input order. */
+  ids: number[][];
+  /** Output tokens (ids plus </s>) of every row. */
+  outputTokens: number;
+  /** `opts.trace`, holding the gate outputs of the last batch; else null. */
+  trace: Trace | null;
+  /** With `trace`: the rows `trace` describes; else null. */
+  batch: TraceBatch | null;
 }
 
-/** Translates with a model loaded on a GpuContext in this thread. */
-export class LocalTranslator {
+/** What {@link LocalModel.translateTexts} returns: a {@link DecodeResult} with texts instead of ids. */
+export interface TextsResult extends Omit<DecodeResult, 'ids'> {
+  texts: string[];
+}
+
+/**
+ * A model loaded on a GpuContext in this thread: tokenizes, splits, batches and decodes. Not a `Translator` (no
+ * manifest, queue or residency): InThreadTranslator builds one over it; the CLI, benchmarks and tests use it alone.
+ */
+export class LocalModel {
   readonly ctx: GpuContext;
   readonly loaded: LoadedModel;
   readonly files: ModelFiles;
-  private lastTrace: Trace | null = null;
-  private lastBatch: TraceBatch | null = null;
-  /** Output tokens (ids plus </s>) of the last translateIds call. */
-  lastOutputTokens = 0;
 
   private constructor(ctx: GpuContext, loaded: LoadedModel, files: ModelFiles) {
     this.ctx = ctx;
@@ -74,8 +93,8 @@ export class LocalTranslator {
   }
 
   /** Loads a model folder (config.json, spm.model, trunk shards) onto `ctx`. */
-  static async create(ctx: GpuContext, files: ModelFiles): Promise<LocalTranslator> {
-    return new LocalTranslator(ctx, await loadModel(ctx, files), files);
+  static async create(ctx: GpuContext, files: ModelFiles): Promise<LocalModel> {
+    return new LocalModel(ctx, await loadModel(ctx, files), files);
   }
 
   languages(): string[] {
@@ -87,13 +106,17 @@ export class LocalTranslator {
     return this.loaded.cfg.taskShards !== undefined;
   }
 
-  /** Makes `lang` ready to translate: for an extracted model, loads its task shard (once). */
-  async load(lang: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  /**
+   * Makes `lang` ready to translate: for an extracted model, loads its task shard (once), through `opts.files` when
+   * given (a caller's progress and signal), else the files the model was created from.
+   */
+  async load(lang: string, opts: { signal?: AbortSignal; files?: ModelFiles } = {}): Promise<void> {
     this.checkLanguage(lang);
     const cfg = this.loaded.cfg;
     if (!cfg.taskShards || this.isLoaded(lang)) return;
     const shard = cfg.taskShards[lang] as string;
-    loadTaskShard(this.loaded.store, cfg, lang, await this.files.read(shard, opts));
+    const files = opts.files ?? this.files;
+    loadTaskShard(this.loaded.store, cfg, lang, await files.read(shard, opts.signal ? { signal: opts.signal } : {}));
   }
 
   /** Whether `lang`'s weights are on the GPU. */
@@ -152,33 +175,34 @@ export class LocalTranslator {
     };
   }
 
-  /** Translates source id lists (with tag and </s>) into target ids, in input order. */
-  async translateIds(src: number[][], opts: TranslateOptions): Promise<number[][]> {
+  /**
+   * Translates source id lists (with tag and </s>) into target ids, in input order. With `opts.trace` the result holds
+   * the last batch's gate outputs, which the caller disposes.
+   */
+  async translateIds(src: number[][], opts: DecodeOptions): Promise<DecodeResult> {
     const task = this.checkLanguage(opts.to);
     const cfg = this.loaded.cfg;
     await this.load(opts.to, opts.signal ? { signal: opts.signal } : {});
     const w = this.weightsFor(opts.to);
-    const out: number[][] = new Array(src.length);
-    this.lastTrace?.dispose();
-    this.lastTrace = null;
-    this.lastBatch = null;
-    this.lastOutputTokens = 0;
+    const traceDecoder = (opts.traceDecoder ?? false) && (opts.beam ?? 1) <= 1;
+    const trace = opts.trace;
+    const res: DecodeResult = { ids: new Array(src.length), outputTokens: 0, trace: trace ?? null, batch: null };
     for (const idx of lengthBatches(src, opts.batchSize ?? 16)) {
       const batchSrc = idx.map((j) => src[j] as number[]);
       const batch = this.makeBatch(batchSrc, task);
       const S = batch.S;
       const maxSteps = opts.maxSteps ?? Math.min(cfg.maxLen, 2 * S + 10);
-      const trace = new Trace();
+      trace?.dispose();
       try {
         const search = {
           maxSteps,
-          trace,
           forceSteps: opts.forceSteps ?? false,
-          traceDecoder: (opts.traceDecoder ?? false) && (opts.beam ?? 1) <= 1,
+          traceDecoder,
+          ...(trace ? { trace } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
           ...(opts.onStep ? { onStep: (p: number[][]) => opts.onStep?.(idx, p) } : {}),
         };
-        const res =
+        const out =
           (opts.beam ?? 1) > 1
             ? await beamSearch(this.ctx, this.loaded.model, w, batch, { ...search, beam: opts.beam as number })
             : await greedySearch(this.ctx, this.loaded.model, w, batch, {
@@ -186,30 +210,31 @@ export class LocalTranslator {
                 ...(opts.lookahead !== undefined ? { lookahead: opts.lookahead } : {}),
               });
         idx.forEach((j, k) => {
-          out[j] = res[k] as number[];
-          this.lastOutputTokens += (res[k] as number[]).length + 1;
+          res.ids[j] = out[k] as number[];
+          res.outputTokens += (out[k] as number[]).length + 1;
         });
       } finally {
         for (const t of [batch.ids, batch.lengths, batch.tokenTasks]) t.dispose();
-        this.lastTrace?.dispose();
-        this.lastTrace = trace;
-        this.lastBatch = {
+      }
+      if (trace) {
+        res.batch = {
           src: batchSrc,
           S,
           texts: idx,
-          out: idx.map((j) => out[j] ?? []),
-          decoderTraced: (opts.traceDecoder ?? false) && (opts.beam ?? 1) <= 1,
+          out: idx.map((j) => res.ids[j] ?? []),
+          decoderTraced: traceDecoder,
         };
       }
     }
-    return out;
+    return res;
   }
 
   /**
    * Translates each text into `opts.to`, one output per input, in order. Empty texts give empty strings; texts longer
-   * than the model's maximum length are split at sentence boundaries (or hard-split) and translated in pieces.
+   * than the model's maximum length are split at sentence boundaries (or hard-split) and translated in pieces. With
+   * `opts.trace`, the result's `batch.texts` are indices into `texts`.
    */
-  async translate(texts: readonly string[], opts: TranslateOptions): Promise<string[]> {
+  async translateTexts(texts: readonly string[], opts: DecodeOptions): Promise<TextsResult> {
     checkTranslateCall(texts, opts);
     this.checkLanguage(opts.to);
     const {
@@ -218,24 +243,19 @@ export class LocalTranslator {
       join,
       onStep: partials,
     } = sourcePieces(texts, opts.to, this.loaded.cfg, this.loaded.tokenizer);
+    if (!pieces.length) return { texts: join([]), outputTokens: 0, trace: null, batch: null };
     const onStep = opts.onPartial ? partials(opts.onPartial, (opts.beam ?? 1) <= 1) : opts.onStep;
-    const outIds = pieces.length ? await this.translateIds(pieces, { ...opts, ...(onStep ? { onStep } : {}) }) : [];
-    if (this.lastBatch && pieces.length) this.lastBatch.texts = this.lastBatch.texts.map((j) => owner[j] as number);
-    return join(outIds);
+    const { ids, ...res } = await this.translateIds(pieces, { ...opts, ...(onStep ? { onStep } : {}) });
+    if (res.batch) res.batch.texts = res.batch.texts.map((j) => owner[j] as number);
+    return { ...res, texts: join(ids) };
   }
 
-  /** The source rows of the batch whose gate outputs {@link trace} holds. */
-  get traceBatch(): TraceBatch | null {
-    return this.lastBatch;
-  }
-
-  /** Gate outputs of the last batch translated (for the activation view); owned by the translator. */
-  get trace(): Trace | null {
-    return this.lastTrace;
+  /** {@link translateTexts}, giving only the texts. */
+  async translate(texts: readonly string[], opts: DecodeOptions): Promise<string[]> {
+    return (await this.translateTexts(texts, opts)).texts;
   }
 
   dispose(): void {
-    this.lastTrace?.dispose();
     this.loaded.dispose();
   }
 }
