@@ -5,7 +5,10 @@
  *   Σ_j g_j · (wo_j · ReLU(wi_j · x + bi_j) + bo_j) = [g_1·wo_1 | g_2·wo_2] · ReLU([wi_1 ; wi_2] · x + [bi_1 ; bi_2])
  *                                                    + (g_1·bo_1 + g_2·bo_2)
  *
- * exact as long as no token is dropped for capacity (inference drops none). Plain CPU code for the extraction tool.
+ * exact as long as no token is dropped for capacity (inference drops none). Plain CPU code, in f32: the ONNX export
+ * (runtime/onnx-export.ts) folds with it, and the MoE layer test checks it against the GPU layer. Extraction
+ * (runtime/extract.ts) writes the other form of the same identity, the gate values as a separate f32 scale after the
+ * ReLU: it copies the experts' f16 weights bit for bit into the task shard, which g·wo rounded back to f16 would not.
  */
 
 /** Sizes of a packed expert stack: wi [E, F, D], bi [E, F], wo [E, D, F], bo [E, D]. */
