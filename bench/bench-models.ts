@@ -1,11 +1,11 @@
 // Prepares the random-weight models the throughput page (bench.html) measures: for each expert count E a token-routed
 // model (token/token, served whole) and a task-routed one extracted into a trunk plus one shard per language, and one
 // dense model with the extracted sub-network's active size. All share one set of dimensions (shrink them so E = 128
-// fits in memory). Writes bench-models.json (src/bench/plan.ts) into `out`, which the Vite server serves.
+// fits in memory). Writes bench-models.json (src/bench-page/plan.ts) into `out`, which the Vite server serves.
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BenchModelIndex } from '../src/bench/plan';
+import type { BenchModelIndex } from '../src/bench-page/plan';
 import { extractModel, writeManifest } from '../src/runtime/extract-node';
 import { type RandomModelSpec, writeRandomModel } from './random-model';
 import { testSentences } from './sentences';

@@ -1,9 +1,9 @@
-// Node side of the benchmarks: the timing method (src/bench/timing.ts, shared with the throughput page), JSON output
+// Node side of the benchmarks: the timing method (src/bench-page/timing.ts, shared with the throughput page), JSON output
 // and terminal tables; the adapter is named in every row.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export { type Timing, time, timeInterleaved } from '../src/bench/timing';
+export { type Timing, time, timeInterleaved } from '../src/bench-page/timing';
 
 /** Writes `data` as pretty JSON, creating the folder. */
 export function writeJson(path: string, data: unknown): void {

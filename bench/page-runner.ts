@@ -6,7 +6,7 @@
 //     [--warmup 1] [--d-model 128] [--heads 4] [--d-ff 512] [--layers 2] [--engines token,extracted,dense,ort]
 //     [--ort webgpu|wasm] [--fuse 1|0] [--timeout-min 60]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { BenchResult } from '../src/bench/run';
+import type { BenchResult } from '../src/bench-page/run';
 import { BrowserHarness } from '../test/browser/chromium';
 import { prepareBenchModels } from './bench-models';
 import { table, writeJson } from './harness';

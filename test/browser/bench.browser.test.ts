@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareBenchModels } from '../../bench/bench-models';
 import { runBenchPage } from '../../bench/page-runner';
-import type { BenchResult } from '../../src/bench/run';
+import type { BenchResult } from '../../src/bench-page/run';
 
 const DIR = 'test-results/bench-models';
 

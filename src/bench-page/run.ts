@@ -1,9 +1,9 @@
 // The throughput sweep of the page: for each expert count, load the four engines, then for each batch size time them
-// side by side (interleaved runs after warm-up, median tokens/s), and derive peaks and the issue's target ratios.
+// side by side (interleaved runs after warm-up, median tokens/s), and derive peaks and the target ratios (plan.ts).
 
 import { createGpuContext } from '../gpu';
 import { type BenchEngine, ENGINE_LABELS, ortEngine, webgpuEngine } from './engines';
-import type { BenchModelIndex, BenchSettings, EngineKind } from './plan';
+import { type BenchModelIndex, type BenchSettings, type EngineKind, TARGET_EXPERTS, TARGETS } from './plan';
 import { timeInterleaved } from './timing';
 
 /** One measurement: an engine at one expert count and batch size. */
@@ -44,7 +44,7 @@ export interface PeakRow {
   tokensPerSecond: number;
 }
 
-/** One of the issue's targets: `value` against `target` (both as "how many times faster"). */
+/** One of {@link TARGETS} measured: `value` against `target` (both as "how many times faster"). */
 export interface TargetRow {
   name: string;
   experts: number;
@@ -95,27 +95,22 @@ export function peaks(rows: readonly BenchRow[]): PeakRow[] {
   return [...best.values()];
 }
 
-/** The issue's three targets at E = 32 (or the expert count nearest to it in the run). */
+/** {@link TARGETS} measured at the expert count of the run nearest to {@link TARGET_EXPERTS}. */
 export function targets(p: readonly PeakRow[], ortBackend: string | null): TargetRow[] {
   const es = [...new Set(p.map((r) => r.experts))];
   if (es.length === 0) return [];
-  const E = es.reduce((a, b) => (Math.abs(b - 32) < Math.abs(a - 32) ? b : a));
+  const E = es.reduce((a, b) => (Math.abs(b - TARGET_EXPERTS) < Math.abs(a - TARGET_EXPERTS) ? b : a));
   const peak = (k: EngineKind): number | undefined => p.find((r) => r.kind === k && r.experts === E)?.tokensPerSecond;
   const ex = peak('extracted');
   const out: TargetRow[] = [];
-  const add = (name: string, other: number | undefined, target: number, note: string): void => {
-    if (ex === undefined || other === undefined) return;
+  for (const t of TARGETS) {
+    const other = peak(t.against);
+    if (ex === undefined || other === undefined) continue;
     const value = ex / other;
-    out.push({ name, experts: E, value, target, met: value >= target, note });
-  };
-  add('extracted / token-MoE, peak decode throughput', peak('token'), 2.6, '>= 2.6x');
-  add('extracted / dense of the same active size, peak', peak('dense'), 1 / 1.1, 'within 1.1x (>= 0.909)');
-  add(
-    `extracted / onnxruntime-web (${ortBackend ?? '?'}) on the same sub-network, peak`,
-    peak('ort'),
-    1.5,
-    ortBackend === 'webgpu' ? '>= 1.5x' : '>= 1.5x; the target is about the WebGPU backend, which did not run',
-  );
+    const name = t.name.replace('{ort}', ortBackend ?? '?');
+    const note = t.ortBackend && ortBackend !== t.ortBackend ? `${t.note}; ${t.ortBackendMissing}` : t.note;
+    out.push({ name, experts: E, value, target: t.ratio, met: value >= t.ratio, note });
+  }
   return out;
 }
 

@@ -89,3 +89,38 @@ export function parseSettings(query: string): BenchSettings {
     fuse: q.get('fuse') !== '0',
   };
 }
+
+/** A throughput target: the extracted engine's peak decode throughput over another engine's, at least `ratio`. */
+export interface ThroughputTarget {
+  /** Row name; `{ort}` stands for the onnxruntime-web backend that ran. */
+  name: string;
+  against: EngineKind;
+  ratio: number;
+  /** What the ratio means, shown beside it. */
+  note: string;
+  /** The backend the target is about, and what to add to the note when another one ran. */
+  ortBackend?: string;
+  ortBackendMissing?: string;
+}
+
+/** Expert count the targets are judged at (the nearest one the run measured). */
+export const TARGET_EXPERTS = 32;
+
+/** The targets the page judges (Targets table, bench-results/latest.md), in one place. */
+export const TARGETS: readonly ThroughputTarget[] = [
+  { name: 'extracted / token-MoE, peak decode throughput', against: 'token', ratio: 2.6, note: '>= 2.6x' },
+  {
+    name: 'extracted / dense of the same active size, peak',
+    against: 'dense',
+    ratio: 1 / 1.1,
+    note: 'within 1.1x (>= 0.909)',
+  },
+  {
+    name: 'extracted / onnxruntime-web ({ort}) on the same sub-network, peak',
+    against: 'ort',
+    ratio: 1.5,
+    note: '>= 1.5x',
+    ortBackend: 'webgpu',
+    ortBackendMissing: 'the target is about the WebGPU backend, which did not run',
+  },
+];
