@@ -66,8 +66,8 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
     const own = shard ? [parseSafetensors(await files.read(shard), { name: shard })] : [];
     if (shard) checkShardIndex(own[0] as SafetensorsFile, shard, taskShardIndex(cfg));
     const read = shardReader([...own, ...trunk]);
-    const onnx = exportOnnx(cfg, read, { lang });
-    const step = exportOnnx(cfg, read, { lang, decoder: 'step' }).decoder;
+    const onnx = exportOnnx(cfg, read, { lang, decoder: 'prefix' });
+    const step = exportOnnx(cfg, read, { lang }).decoder;
     const dir = join(out, lang);
     await mkdir(dir, { recursive: true });
     const mib = (b: Uint8Array): string => `${(b.byteLength / 2 ** 20).toFixed(1)} MiB`;

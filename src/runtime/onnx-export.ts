@@ -3,8 +3,9 @@
 // a gate scale); unextracted task-routed MoE layers, folded for one language (kernels/fold.ts); and token-routed MoE
 // layers, gated in the graph. A token-routed layer computes all E experts for every token and combines the two chosen
 // ones with a [tokens, E] weight matrix that is zero elsewhere: E/2 times the FFN work of the WebGPU engine's grouped
-// dispatch, but no data-dependent shapes. Two decoders: one step with a KV cache (what the WASM engine runs) and one
-// that recomputes the whole prefix (the original export, kept for existing callers). Positions and masks are inputs
+// dispatch, but no data-dependent shapes. Two decoders: one step with a KV cache (the default, what the WASM engine
+// runs) and one that recomputes the whole prefix (`taskmoe export-onnx` writes it beside the step as decoder.onnx,
+// for runtimes without a cache loop). Positions and masks are inputs
 // computed by the caller, so the graphs have no shape arithmetic beyond reshapes. Weights are exported as f32.
 
 import { foldTaskExperts } from '../kernels/fold';
@@ -410,7 +411,7 @@ export interface OnnxOptions {
    * otherwise.
    */
   lang?: string;
-  /** Which decoder to build: `'prefix'` (default, recomputes the prefix each step) or `'step'` (KV cache). */
+  /** Which decoder to build: `'step'` (default, one step with a KV cache) or `'prefix'` (recomputes the prefix). */
   decoder?: 'prefix' | 'step';
 }
 
@@ -525,10 +526,11 @@ function stepDecoderGraph(cfg: ModelConfig, read: F32Reader, lang: string | unde
  */
 export function exportOnnx(cfg: ModelConfig, read: F32Reader, opts: OnnxOptions = {}): OnnxModels {
   const enc = encoderGraph(cfg, read, opts.lang);
-  const dec = (opts.decoder === 'step' ? stepDecoderGraph : prefixDecoderGraph)(cfg, read, opts.lang);
+  const prefix = opts.decoder === 'prefix';
+  const dec = (prefix ? prefixDecoderGraph : stepDecoderGraph)(cfg, read, opts.lang);
   return {
     encoder: enc.g.model('taskmoe-encoder'),
-    decoder: dec.g.model(opts.decoder === 'step' ? 'taskmoe-decoder-step' : 'taskmoe-decoder'),
+    decoder: dec.g.model(prefix ? 'taskmoe-decoder' : 'taskmoe-decoder-step'),
     gates: [...enc.gates, ...dec.gates],
   };
 }

@@ -259,13 +259,13 @@ describe('ONNX (WASM) vs the WebGPU engine', () => {
     await t.dispose();
   });
 
-  it('the prefix decoder (the original export, kept for existing callers) still gives the cached decoder’s logits', async () => {
+  it('the prefix decoder (export-onnx’s decoder.onnx) gives the cached decoder’s logits', async () => {
     const dir = await folder('token_task', true);
     const cfg = await readConfig(nodeFiles(dir));
     const files = [cfg.taskShards?.de as string, ...cfg.shards].map((f) =>
       parseSafetensors(new Uint8Array(readFileSync(join(dir, f))), { name: f }),
     );
-    const onnx = exportOnnx(cfg, shardReader(files));
+    const onnx = exportOnnx(cfg, shardReader(files), { decoder: 'prefix' });
     const enc = await ort.InferenceSession.create(onnx.encoder);
     const dec = await ort.InferenceSession.create(onnx.decoder);
     const m = await ortModel(dir, cfg, 'de');
