@@ -62,7 +62,7 @@ export async function webgpuEngine(
   const tr = await LocalModel.create(ctx, fetchFiles(folderOf(manifestUrl)));
   await tr.load(lang);
   tr.loaded.model.fuse = fuse;
-  const cfg = tr.loaded.cfg;
+  const cfg = tr.cfg;
   const opts = (batch: number, steps: number) =>
     ({ to: lang, batchSize: batch, maxSteps: steps, forceSteps: true }) as const;
   return {
@@ -93,7 +93,7 @@ export async function webgpuEngine(
       const mean = counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length);
       return weightBytesPerStep(cfg, { bytesPerWeight: 2, expertsPerLayer: mean });
     },
-    gpuBytes: () => tr.loaded.store.bytes(),
+    gpuBytes: () => tr.bytes(),
     async dispose() {
       tr.dispose();
     },

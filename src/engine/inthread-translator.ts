@@ -96,7 +96,7 @@ class WebGpuBackend implements EngineBackend {
   private evict(): void {
     const model = this.model;
     if (!model?.extracted) return;
-    while (this.resident.length > 1 && model.loaded.store.bytes() > this.memoryBudget) {
+    while (this.resident.length > 1 && model.bytes() > this.memoryBudget) {
       const victim = this.resident.shift() as string;
       model.unload(victim);
       this.evictions++;
@@ -115,7 +115,7 @@ class WebGpuBackend implements EngineBackend {
     const res = await model.translateTexts(texts, {
       ...opts,
       trace: this.trace,
-      traceDecoder: model.loaded.cfg.decRouting === 'token',
+      traceDecoder: model.cfg.decRouting === 'token',
     });
     this.last = { to: opts.to, batch: res.batch };
     return res;
@@ -125,11 +125,11 @@ class WebGpuBackend implements EngineBackend {
     const model = this.model;
     if (!model) return null;
     const batch = this.last?.to === to ? this.last.batch : null;
-    return readActivation(this.ctx, model.loaded.cfg, model.loaded.tokenizer, { to, trace: this.trace, batch });
+    return readActivation(this.ctx, model.cfg, model.tokenizer, { to, trace: this.trace, batch });
   }
 
   stats(): BackendStats {
-    const bytesResident = this.model?.loaded.store.bytes() ?? 0;
+    const bytesResident = this.model?.bytes() ?? 0;
     return {
       backend: 'webgpu',
       adapter: adapterName(this.ctx.adapter),

@@ -2,10 +2,12 @@
 
 import { UnknownLanguageError } from '../errors';
 import type { GpuContext } from '../gpu';
+import type { ModelConfig } from '../model/config';
 import { beamSearch, greedySearch } from '../model/search';
 import type { SourceBatch, Trace, Weights } from '../model/transformer';
 import { type LoadedModel, loadModel, loadTaskShard, taskPrefix } from '../runtime/load-model';
 import type { ModelFiles } from '../runtime/model-files';
+import type { SentencePieceTokenizer } from '../tokenizer';
 import { lengthBatches, sourcePieces } from './batching';
 import { checkTranslateCall } from './options';
 
@@ -95,6 +97,21 @@ export class LocalModel {
   /** Loads a model folder (config.json, spm.model, trunk shards) onto `ctx`. */
   static async create(ctx: GpuContext, files: ModelFiles): Promise<LocalModel> {
     return new LocalModel(ctx, await loadModel(ctx, files), files);
+  }
+
+  /** The model's config.json, validated. */
+  get cfg(): ModelConfig {
+    return this.loaded.cfg;
+  }
+
+  /** The model's SentencePiece tokenizer. */
+  get tokenizer(): SentencePieceTokenizer {
+    return this.loaded.tokenizer;
+  }
+
+  /** Bytes of weights on the GPU: the trunk and every loaded task shard. */
+  bytes(): number {
+    return this.loaded.store.bytes();
   }
 
   languages(): string[] {

@@ -8,6 +8,7 @@ import type {
   Activation,
   CreateTranslatorOptions,
   LanguageProgress,
+  LoadOptions,
   PartialTranslation,
   Progress,
   Stats,
@@ -27,6 +28,19 @@ export interface WireTranslateOptions {
   beam?: number;
   batchSize?: number;
   maxSteps?: number;
+}
+
+/** {@link LoadOptions} of a load or prefetch from the proxy: its call's signal and its comlink callbacks. */
+function loadOptions(
+  signal: AbortSignal | undefined,
+  onProgress?: Callback<Progress>,
+  onLanguageProgress?: Callback<LanguageProgress>,
+): LoadOptions {
+  return {
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+    ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
+  };
 }
 
 /**
@@ -105,11 +119,7 @@ export class TranslatorHost {
     onLanguageProgress?: Callback<LanguageProgress>,
   ): Promise<WireResult<void>> {
     return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
-      this.translator.load(lang, {
-        ...(signal ? { signal } : {}),
-        ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
-        ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
-      }),
+      this.translator.load(lang, loadOptions(signal, onProgress, onLanguageProgress)),
     );
   }
 
@@ -120,11 +130,7 @@ export class TranslatorHost {
     onLanguageProgress?: Callback<LanguageProgress>,
   ): Promise<WireResult<void>> {
     return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
-      this.translator.prefetch(lang, {
-        ...(signal ? { signal } : {}),
-        ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
-        ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
-      }),
+      this.translator.prefetch(lang, loadOptions(signal, onProgress, onLanguageProgress)),
     );
   }
 
