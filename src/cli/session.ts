@@ -4,16 +4,16 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalModel } from '../engine/local-model';
-import { UnknownLanguageError } from '../errors';
+import { IntegrityError, ManifestError, ModelNotFoundError, UnknownLanguageError } from '../errors';
 import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
 import { nodeGpu } from '../gpu/node';
 import type { ModelConfig } from '../model/config';
 import { readConfig } from '../runtime/load-model';
-import { findFile, MAX_MANIFEST_BYTES, type Manifest, ManifestError, parseManifest } from '../runtime/manifest';
-import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import { findFile, MAX_MANIFEST_BYTES, type Manifest, parseManifest } from '../runtime/manifest';
+import type { ModelFiles } from '../runtime/model-files';
 import { resolveModelLocation } from '../runtime/model-source';
 import { nodeFiles, readRegularFile } from '../runtime/node-files';
-import { IntegrityError, memoryCache, ShardLoader, sha256Hex } from '../runtime/shard-loader';
+import { memoryCache, ShardLoader, sha256Hex } from '../runtime/shard-loader';
 
 /** The GPU context of this process, created on first use; {@link disposeGpu} releases it. */
 let gpuContext: GpuContext | null = null;

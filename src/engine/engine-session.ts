@@ -1,9 +1,9 @@
 // The shell both in-thread Translators share: the manifest and its shard loader, one queue of calls, language names,
 // the files a load reads (with its own signal and progress), prefetch and cache management, throughput counters and
 // dispose. What differs between WebGPU and WASM (loading, decoding, residency, activation) is an EngineBackend.
-import { TranslationAbortedError, TranslatorDisposedError, UnknownLanguageError } from '../errors';
+import { ModelNotFoundError, TranslationAbortedError, TranslatorDisposedError, UnknownLanguageError } from '../errors';
 import { filesForTask, findFile, type Manifest, type ManifestFile } from '../runtime/manifest';
-import { type ModelFiles, ModelNotFoundError } from '../runtime/model-files';
+import type { ModelFiles } from '../runtime/model-files';
 import type { CacheUsage, FileProgress, ShardLoader } from '../runtime/shard-loader';
 import { withAbortReason } from './abort';
 import { LanguageProgressTracker, prefetchFiles, textList } from './language-progress';

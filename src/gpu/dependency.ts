@@ -3,9 +3,6 @@
 
 import { DependencyMissingError } from '../errors';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { DependencyMissingError };
-
 /**
  * True when `e` says that package `name` itself could not be found (Node, or a browser resolving a bare specifier);
  * not when a module inside an installed `name` is missing.

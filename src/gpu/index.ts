@@ -16,7 +16,7 @@ export {
   LimitExceededError,
   TaskmoeError,
   WebGPUUnavailableError,
-} from './errors';
+} from '../errors';
 export { type KernelSource, PipelineCache, pipelineKey } from './pipeline-cache';
 export { type ProfileRow, Profiler } from './profiler';
 export { type Grid, Recorder } from './recorder';

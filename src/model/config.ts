@@ -2,9 +2,6 @@ import { ModelFormatError } from '../errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from '../runtime/paths';
 import { dict, type Fail, int, LANGUAGE_CODE, list, num, obj, oneOf, optional, str } from '../runtime/schema';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { ModelFormatError };
-
 /** How a stack's MoE layers route: by token state, by task (target language), or none (dense FFNs). */
 export type Routing = 'token' | 'task' | 'dense';
 

@@ -1,5 +1,5 @@
+import { ModelFormatError } from '../errors';
 import type { GpuContext, Tensor } from '../gpu';
-import { ModelFormatError } from './config';
 
 /** Host data of one tensor: raw f16 bits (Uint16Array) or f32 values. */
 export interface HostTensor {

@@ -1,9 +1,10 @@
 // `taskmoe extract` (Node): reads a model folder, writes the extracted sub-networks: shared trunk shards, one small
 // shard per task, config.json and a manifest with every file's bytes and sha256.
+
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelFormatError } from '../model/config';
+import { ModelFormatError } from '../errors';
 import type { HostTensor } from '../model/weight-store';
 import { extractTask, isTaskRoutedTensor, taskGates, taskRoutedLayers } from './extract';
 import { checkShardIndex, readConfig, shardIndex } from './load-model';

@@ -3,9 +3,10 @@
 // 2·d_ff:  g1·FFN_e1(x) + g2·FFN_e2(x) = [wo_e1 | wo_e2] · (s ⊙ ReLU([wi_e1; wi_e2]·x + [bi_e1; bi_e2])) + g1·bo_e1
 // + g2·bo_e2, with s = [g1 (d_ff times), g2 (d_ff times)]. The experts' f16 weights are copied bit for bit; only the
 // gate values (s, f32) and the combined output bias (f32) are new, so the folding is exact up to f32 rounding.
+import { ModelFormatError } from '../errors';
 import { f16BitsToF32 } from '../gpu/tensor';
 import { topKGate } from '../kernels/gating-cpu';
-import { type ModelConfig, ModelFormatError } from '../model/config';
+import type { ModelConfig } from '../model/config';
 import type { HostTensor } from '../model/weight-store';
 
 /** Reads a tensor of the source model by name (f16 as raw bits). */

@@ -1,10 +1,11 @@
+import { ModelFormatError, SafetensorsError } from '../errors';
 import type { GpuContext } from '../gpu';
-import { type ModelConfig, ModelFormatError, parseModelConfig } from '../model/config';
+import { type ModelConfig, parseModelConfig } from '../model/config';
 import { modelSources, TransformerModel } from '../model/transformer';
 import { WeightStore } from '../model/weight-store';
 import { SentencePieceTokenizer } from '../tokenizer';
 import type { ModelFiles } from './model-files';
-import { parseSafetensors, SafetensorsError, type SafetensorsFile } from './safetensors';
+import { parseSafetensors, type SafetensorsFile } from './safetensors';
 
 /** A model on the GPU: its config, tokenizer, weights and forward code. `dispose()` frees its GPU memory. */
 export interface LoadedModel {

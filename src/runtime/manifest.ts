@@ -2,9 +2,6 @@ import { ManifestError } from '../errors';
 import { checkFileName, MAX_FILE_NAME_LENGTH } from './paths';
 import { bool, dict, type Fail, int, LANGUAGE_CODE, list, literal, obj, optional, str } from './schema';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { ManifestError };
-
 /** One file of a model with its size and digest. */
 export interface ManifestFile {
   file: string;

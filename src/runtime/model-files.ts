@@ -1,9 +1,6 @@
 import { ModelNotFoundError } from '../errors';
 import { resolveModelFile } from './paths';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { ModelNotFoundError };
-
 /** Where a model's files come from: a folder on disk, a URL, a cache. Paths are relative to the model's root. */
 export interface ModelFiles {
   /** A name for messages (the folder or base URL). */

@@ -1,14 +1,16 @@
 // What a user may pass as a model, turned into the URL of its manifest.json and a way to read it: a model folder or
 // its manifest.json, as a filesystem path or file:// URL (Node) or an http(s) URL (anywhere, relative to the page
 // in a browser). Browser-safe: Node's fs is reached only when a file: URL is read, through the running Node itself.
-import { LimitExceededError, ModelLocationError } from '../errors';
-import { ModelFormatError, parseModelConfig } from '../model/config';
+import {
+  LimitExceededError,
+  ModelFormatError,
+  ModelLocationError,
+  ModelNotFoundError,
+  UnsafePathError,
+} from '../errors';
+import { parseModelConfig } from '../model/config';
 import { MAX_FILE_BYTES, type Manifest, type ManifestFile } from './manifest';
-import { type ModelFiles, ModelNotFoundError } from './model-files';
-import { UnsafePathError } from './paths';
-
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { ModelLocationError };
+import type { ModelFiles } from './model-files';
 
 /** Where a model is: its manifest's absolute URL and the folder URL its files are named against. */
 export interface ModelLocation {

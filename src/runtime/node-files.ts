@@ -2,10 +2,10 @@
 import { open, realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LimitExceededError } from '../errors';
+import { LimitExceededError, ModelNotFoundError, UnsafePathError } from '../errors';
 import { MAX_FILE_BYTES } from './manifest';
-import { type ModelFiles, ModelNotFoundError } from './model-files';
-import { resolveModelFile, UnsafePathError } from './paths';
+import type { ModelFiles } from './model-files';
+import { resolveModelFile } from './paths';
 
 /**
  * Reads the regular file at `path`, at most `maxBytes` long. Anything else (a FIFO, a device such as /dev/zero, a

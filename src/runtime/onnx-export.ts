@@ -8,9 +8,10 @@
 // for runtimes without a cache loop). Positions and masks are inputs
 // computed by the caller, so the graphs have no shape arithmetic beyond reshapes. Weights are exported as f32.
 
+import { ModelFormatError } from '../errors';
 import { foldTaskExperts } from '../kernels/fold';
 import { topKGate } from '../kernels/gating-cpu';
-import { type ModelConfig, ModelFormatError } from '../model/config';
+import type { ModelConfig } from '../model/config';
 import { type LayerPlan, modelPlan } from '../model/layer-plan';
 import type { SafetensorsFile } from './safetensors';
 

@@ -2,9 +2,6 @@
 // against the model's base URL, then compared with it: a name must stay inside the model's folder. Browser-safe.
 import { UnsafePathError } from '../errors';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { UnsafePathError };
-
 /** Longest file name (in UTF-16 code units) a model may use. */
 export const MAX_FILE_NAME_LENGTH = 255;
 

@@ -11,9 +11,6 @@
 import { SafetensorsError } from '../errors';
 import type { ModelFiles } from './model-files';
 
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { SafetensorsError };
-
 /** The element types of the safetensors format that taskmoe can read. */
 export type SafetensorsDtype =
   | 'BOOL'

@@ -1,13 +1,9 @@
 // Downloads model files listed in a manifest: streamed with progress, cancellable, verified against the manifest's
 // sha256 before anyone sees the bytes, and cached (Cache API, else IndexedDB, else memory). Browser-safe; in Node the
 // fetch and the cache are injected.
-import { DownloadAbortedError, IntegrityError, LimitExceededError, TaskmoeError } from '../errors';
+import { DownloadAbortedError, IntegrityError, LimitExceededError, ModelNotFoundError, TaskmoeError } from '../errors';
 import { MAX_FILE_BYTES, MAX_MANIFEST_BYTES, type ManifestFile } from './manifest';
-import { ModelNotFoundError } from './model-files';
 import { resolveModelFile } from './paths';
-
-// Declared with every other error class in src/errors.ts; exported here too for this module's callers.
-export { DownloadAbortedError, IntegrityError };
 
 /** One entry of a {@link ShardCache}. */
 export interface CacheEntry {

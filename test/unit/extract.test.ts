@@ -1,13 +1,14 @@
 // Task sub-network extraction: the extracted model (trunk + one shard per task) computes what the task-routed model
 // computes, and translating one language reads only that language's shard.
+
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalModel } from '../../src/engine/local-model';
+import { ModelFormatError } from '../../src/errors';
 import type { GpuContext } from '../../src/gpu';
-import { ModelFormatError } from '../../src/model/config';
 import { extractModel } from '../../src/runtime/extract-node';
 import { parseManifest } from '../../src/runtime/manifest';
 import type { ModelFiles } from '../../src/runtime/model-files';

@@ -12,17 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTranslator } from '../../src/engine/create-translator';
 import { InThreadTranslator } from '../../src/engine/inthread-translator';
 import { LocalModel } from '../../src/engine/local-model';
-import { BackendUnavailableError, InvalidOptionError } from '../../src/errors';
+import { BackendUnavailableError, InvalidOptionError, ModelLocationError } from '../../src/errors';
 import type { GpuContext } from '../../src/gpu';
 import { nodeGpu } from '../../src/gpu/node';
 import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { parseManifest } from '../../src/runtime/manifest';
-import {
-  fileAwareFetch,
-  ModelLocationError,
-  resolveModelLocation,
-  wholeModelManifest,
-} from '../../src/runtime/model-source';
+import { fileAwareFetch, resolveModelLocation, wholeModelManifest } from '../../src/runtime/model-source';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { testContext } from '../setup/gpu';
 

@@ -2,8 +2,8 @@
 // onnxruntime-web gets the WASM options the user passed.
 import { describe, expect, it } from 'vitest';
 import { loadOnnxRuntime } from '../../src/engine/onnxruntime';
-import { TaskmoeError } from '../../src/errors';
-import { DependencyMissingError, importOptional } from '../../src/gpu/dependency';
+import { DependencyMissingError, TaskmoeError } from '../../src/errors';
+import { importOptional } from '../../src/gpu/dependency';
 
 describe('importOptional', () => {
   it('names the package and the feature when it is not installed', async () => {

@@ -1,17 +1,11 @@
 // The shard loader: streamed progress, abort, sha256 verification with one refetch, caching (hits, corrupt entries,
 // quota fallback), with an injected fetch that counts requests.
+
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { DownloadAbortedError, IntegrityError, ModelNotFoundError } from '../../src/errors';
 import type { ManifestFile } from '../../src/runtime/manifest';
-import { ModelNotFoundError } from '../../src/runtime/model-files';
-import {
-  DownloadAbortedError,
-  IntegrityError,
-  memoryCache,
-  type ShardCache,
-  ShardLoader,
-  sha256Hex,
-} from '../../src/runtime/shard-loader';
+import { memoryCache, type ShardCache, ShardLoader, sha256Hex } from '../../src/runtime/shard-loader';
 
 const BASE = 'http://models.test/m/';
 

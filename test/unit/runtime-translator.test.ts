@@ -11,12 +11,12 @@ import { LocalModel } from '../../src/engine/local-model';
 import type { PartialTranslation, Progress } from '../../src/engine/translator';
 import { exposeTranslatorHost } from '../../src/engine/worker-host';
 import { WorkerTranslator } from '../../src/engine/worker-translator';
-import { TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from '../../src/errors';
+import { IntegrityError, TranslatorDisposedError, UnknownLanguageError, WorkerFailedError } from '../../src/errors';
 import type { GpuContext } from '../../src/gpu';
 import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { type Manifest, parseManifest } from '../../src/runtime/manifest';
 import { nodeFiles } from '../../src/runtime/node-files';
-import { IntegrityError, memoryCache } from '../../src/runtime/shard-loader';
+import { memoryCache } from '../../src/runtime/shard-loader';
 import { testContext } from '../setup/gpu';
 
 const BASE = 'http://models.test/task/';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SafetensorsError } from '../../src/errors';
 import {
   bf16ToF32,
   f16ToF32,
   parseSafetensors,
-  SafetensorsError,
   type SafetensorsFile,
   writeSafetensors,
 } from '../../src/runtime/safetensors';

@@ -1,9 +1,10 @@
 // config.json at the boundary: one declaration (model/config.ts), typed errors naming the field, values checked
 // against the tensor index, file names contained. Findings of issue 16: 1 (max_len 2), 3 (tokenizer path), 11.
+
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ModelFormatError, parseModelConfig } from '../../src/model/config';
-import { UnsafePathError } from '../../src/runtime/paths';
+import { ModelFormatError, UnsafePathError } from '../../src/errors';
+import { parseModelConfig } from '../../src/model/config';
 
 // biome-ignore lint/suspicious/noExplicitAny: tests mutate parsed JSON freely
 type J = any;

@@ -3,9 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LimitExceededError } from '../../src/errors';
-import { ManifestError, parseManifest } from '../../src/runtime/manifest';
-import { UnsafePathError } from '../../src/runtime/paths';
+import { LimitExceededError, ManifestError, UnsafePathError } from '../../src/errors';
+import { parseManifest } from '../../src/runtime/manifest';
 import { memoryCache, ShardLoader } from '../../src/runtime/shard-loader';
 
 const SHA = 'a'.repeat(64);
