@@ -8,12 +8,7 @@
 //   main_self     [y]:       y = y + y   (a, b and y are one tensor)
 // One element per invocation; the grid may be 2D when n needs more than 65535 workgroups.
 
-struct Params {
-  n: u32,       // elements
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
+// Prepended by the TS wrapper (src/kernels/add.ts): `struct Params` generated from its params schema.
 
 override WG: u32 = 256u;
 

@@ -12,12 +12,7 @@
 //   argmax [x, indices]          indices [rows]
 //   topk   [x, indices, values]  indices, values [rows, k]
 
-struct Params {
-  rows: u32,   // rows of x
-  N: u32,      // entries per row
-  k: u32,      // topk: entries to keep (1..16); argmax: 1
-  _pad0: u32,
-}
+// Prepended by the TS wrapper (src/kernels/argmax.ts): `struct Params` generated from its params schema.
 
 override WG: u32 = 256u;   // a power of two: the tree reductions halve it
 const KMAX: u32 = 16u;

@@ -4,28 +4,19 @@
 // (no atomics, no scatter). A token whose every assignment was dropped for capacity gets just the residual (GShard's
 // overflow skips the layer). One thread per output element.
 
-struct Params {
-  N: u32,          // tokens
-  D: u32,          // features
-  k: u32,          // choices per token
-  flags: u32,      // bit 0: add `residual`; bit 1: add y's own previous contents (residual given as out)
-  groups_x: u32,   // workgroups along x: element = (wid.y * groups_x + wid.x) * 256 + lid
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
+// Prepended by the TS wrapper (src/kernels/combine.ts): `struct Params` and the FLAG_* constants
+// generated from its params schema and flag table, and WG, the workgroup width its grid maths uses.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> expert_out: array<f32>;   // [N * k, D] by slot
 @group(0) @binding(2) var<storage, read> slot_of: array<u32>;      // [N * k] assignment -> slot or 0xFFFFFFFF
 @group(0) @binding(3) var<storage, read> weights: array<f32>;      // [N, k] gate weights
-@group(0) @binding(4) var<storage, read> residual: array<f32>;     // [N, D] (unread unless bit 0 of flags)
+@group(0) @binding(4) var<storage, read> residual: array<f32>;     // [N, D] (unread without FLAG_RESIDUAL)
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;      // [N, D]
 
-const WG: u32 = 256u;
 const DROPPED: u32 = 0xffffffffu;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let i = (wid.y * params.groups_x + wid.x) * WG + li;
   let D = params.D;
@@ -35,9 +26,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   let n = i / D;
   let d = i - n * D;
   var acc = 0.0;
-  if ((params.flags & 1u) != 0u) {
+  if ((params.flags & FLAG_RESIDUAL) != 0u) {
     acc = residual[i];
-  } else if ((params.flags & 2u) != 0u) {
+  } else if ((params.flags & FLAG_IN_PLACE) != 0u) {
     acc = y[i];
   }
   let k = params.k;

@@ -8,16 +8,8 @@
 // f64 sinusoid to ~1e-6 for p < 4096 instead of the ~1e-4 that f32(p·f) gives at p ~ 1000.
 // One output element per invocation; the grid may be 2D.
 
-struct Params {
-  n_tokens: u32,   // ids
-  T: u32,          // last dimension of ids: positions run along it
-  D: u32,          // model width
-  V: u32,          // vocabulary rows of the table
-  scale: f32,      // the model's sqrt(D)
-  flags: u32,      // bit 0: add positions
-  pos_offset: u32, // position of column 0 (decoding step t passes t)
-  _pad0: u32,
-}
+// Prepended by the TS wrapper (src/kernels/embedding.ts): `struct Params` and the FLAG_* constants
+// generated from its params schema and flag table.
 
 override WG: u32 = 256u;
 
@@ -59,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var v = 0.0;
   if (id < params.V) {
     v = load_table(id * D + d) * params.scale;
-    if ((params.flags & 1u) != 0u) {
+    if ((params.flags & FLAG_POSITIONS) != 0u) {
       v += position_encoding(params.pos_offset + tok % params.T, d);
     }
   }

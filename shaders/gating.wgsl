@@ -8,16 +8,8 @@
 // Binding lists: `main` uses bindings 0..3; `main_task` uses 0..4 (taskIds last, so each entry point's bindings stay
 // contiguous and the wrapper passes tensors in order).
 
-struct Params {
-  N: u32,        // token rows
-  E: u32,        // experts
-  k: u32,        // experts per token, 1 or 2
-  T: u32,        // rows of the task table (main_task); ids >= T are clamped to T - 1
-  rows_x: u32,   // workgroups along x: row = (wid.y * rows_x + wid.x) * 64 + lid
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
+// Prepended by the TS wrapper (src/kernels/gating.ts): `struct Params`
+// generated from its params schema, and WG, the workgroup width its grid maths uses.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<src_t>;          // [N, E] logits, or [T, E] task table
@@ -25,7 +17,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;  // [N, k] renormalised gate values
 @group(0) @binding(4) var<storage, read> task_ids: array<u32>;       // [N] task of each row (main_task only)
 
-const WG: u32 = 64u;
 
 fn gate_row(n: u32, base: u32) {
   let E = params.E;
@@ -68,7 +59,7 @@ fn gate_row(n: u32, base: u32) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = (wid.y * params.rows_x + wid.x) * WG + li;
   if (n >= params.N) {
@@ -77,7 +68,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
   gate_row(n, n * params.E);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn main_task(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = (wid.y * params.rows_x + wid.x) * WG + li;
   if (n >= params.N) {

@@ -1,7 +1,7 @@
 // kv_cache: strided row copy, the one primitive behind the KV cache.
 //
 //   dst[i·dst_stride + dst_offset + c] = src[s·src_stride + src_offset + c],  c < width,  i < rows,
-//   s = index[i] when an index is given (bit 0 of flags), else i; a source row s >= src_rows yields zeros.
+//   s = index[i] when an index is given (FLAG_INDEX), else i; a source row s >= src_rows yields zeros.
 //
 // kvWrite: rows = B, s = i, width = Tnew·D, dst_stride = Tmax·D, dst_offset = offset·D (appending to every batch row).
 // gatherRows: rows = B2, s = index[i] (reordering caches between beam-search steps).
@@ -9,25 +9,16 @@
 // Grid: x strides over the row's words (a grid-stride loop, so a long row never exceeds the workgroup-count limit),
 // y is the destination row.
 
-struct Params {
-  rows: u32,         // destination rows
-  width: u32,        // words copied per row
-  src_rows: u32,     // rows of src: a larger source index reads zeros
-  src_stride: u32,   // words between source rows
-  src_offset: u32,   // first word copied of each source row
-  dst_stride: u32,   // words between destination rows
-  dst_offset: u32,   // first word written of each destination row
-  flags: u32,        // bit 0: index given
-}
+// Prepended by the TS wrapper (src/kernels/kv-cache.ts): `struct Params` and the FLAG_* constants
+// generated from its params schema and flag table, and WG, the workgroup width its grid maths uses.
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<u32>;          // [src_rows, src_stride] words
-@group(0) @binding(2) var<storage, read> index: array<u32>;        // [rows] (unread when bit 0 of flags is 0)
+@group(0) @binding(2) var<storage, read> index: array<u32>;        // [rows] (unread without FLAG_INDEX)
 @group(0) @binding(3) var<storage, read_write> dst: array<u32>;    // [rows, dst_stride] words
 
-const WG: u32 = 256u;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) t: u32) {
   let i = wid.y;
@@ -35,7 +26,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     return;
   }
   var s = i;
-  if ((params.flags & 1u) != 0u) {
+  if ((params.flags & FLAG_INDEX) != 0u) {
     s = index[i];
   }
   let ok = s < params.src_rows;

@@ -1,4 +1,4 @@
-// softmax: y[r, j] = exp(x[r, j] - m) / Σ_i exp(x[r, i] - m), or with bit 0 of flags the log-softmax
+// softmax: y[r, j] = exp(x[r, j] - m) / Σ_i exp(x[r, i] - m), or with FLAG_LOG the log-softmax
 // y[r, j] = x[r, j] - m - log Σ_i exp(x[r, i] - m), where m is the row's maximum.
 //
 // One workgroup per row. The first pass is an online softmax: each invocation keeps a running maximum and a sum of
@@ -6,12 +6,8 @@
 // the second pass writes. -inf entries contribute exactly 0 (a row that is only -inf gives NaN, as in PyTorch).
 // Rows beyond 65535 use a 2D grid.
 
-struct Params {
-  rows: u32,   // rows of x and y
-  N: u32,      // entries per row
-  flags: u32,  // bit 0: log-softmax
-  neg_inf: f32, // -inf, passed in because a WGSL constant expression cannot be infinite
-}
+// Prepended by the TS wrapper (src/kernels/softmax.ts): `struct Params` and the FLAG_* constants
+// generated from its params schema and flag table.
 
 override WG: u32 = 256u;   // a power of two: the tree reduction halves it
 
@@ -67,7 +63,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   }
   let row_max = red_max[0];
   let row_sum = red_sum[0];
-  if ((params.flags & 1u) != 0u) {
+  if ((params.flags & FLAG_LOG) != 0u) {
     let log_sum = log(row_sum);
     for (var i = li; i < N; i += WG) {
       y[base + i] = (x[base + i] - row_max) - log_sum;

@@ -1,15 +1,20 @@
-import code from '../../shaders/add.wgsl?raw';
-import { KernelInputError, type KernelSource, type Recorder, type Tensor, UniformBuilder } from '../gpu';
+import shader from '../../shaders/add.wgsl?raw';
+import { KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, splitGrid } from './common';
+import { assembleShader } from './kernel-plan';
 
 /** Invocations per workgroup of add (one element each). */
 export const ADD_WG = 256;
+
+/** add's uniform struct (emitted into the WGSL as `struct Params`). */
+const ADD_PARAMS = paramsSchema([['n', 'u32', 'elements']] as const);
 
 /** Entry points of add: out of place, in place (`a += b`), and a tensor added to itself in place. */
 export type AddEntry = 'main' | 'main_inplace' | 'main_self';
 
 /** The pipeline source of one add entry point. */
 export function addSource(entry: AddEntry = 'main'): KernelSource {
+  const code = assembleShader('add:f32', () => ({ prelude: '', params: ADD_PARAMS, body: shader }));
   return { name: 'add', variant: 'f32', entryPoint: entry, code, constants: { WG: ADD_WG } };
 }
 
@@ -44,7 +49,7 @@ export function add(rec: Recorder, a: Tensor, b: Tensor, opts: AddOptions = {}):
   const ctx = rec.ctx;
   const y = out ?? ctx.empty(a.shape, 'f32', 'add.y');
   const n = a.size;
-  const uniforms = new UniformBuilder().u32(n).build();
+  const uniforms = ADD_PARAMS.pack({ n });
   const grid = splitGrid(ctx, ceilDiv(n, ADD_WG));
   // Two bindings of one buffer where one is writable is a validation error, so aliasing picks the entry point.
   const inA = y.buffer === a.buffer;

@@ -1,9 +1,17 @@
-import code from '../../shaders/argmax.wgsl?raw';
-import { KernelInputError, type KernelSource, type Recorder, type Tensor, UniformBuilder } from '../gpu';
+import shader from '../../shaders/argmax.wgsl?raw';
+import { KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { expectDType, expectLive, leadingRows, splitGrid } from './common';
+import { assembleShader } from './kernel-plan';
 
 /** Invocations per workgroup (one workgroup per row). */
 export const ARGMAX_WG = 256;
+
+/** argmax's uniform struct (emitted into the WGSL as `struct Params`). */
+const ARGMAX_PARAMS = paramsSchema([
+  ['rows', 'u32', 'rows of x'],
+  ['N', 'u32', 'entries per row'],
+  ['k', 'u32', 'topk: entries to keep (1..16); argmax: 1'],
+] as const);
 
 /** Largest k of {@link topk}. */
 export const TOPK_MAX = 16;
@@ -13,6 +21,7 @@ export type ArgmaxEntry = 'argmax' | 'topk';
 
 /** The pipeline source of one entry point of the argmax family. */
 export function argmaxSource(entry: ArgmaxEntry): KernelSource {
+  const code = assembleShader('argmax:f32', () => ({ prelude: '', params: ARGMAX_PARAMS, body: shader }));
   return { name: 'argmax', variant: 'f32', entryPoint: entry, code, constants: { WG: ARGMAX_WG } };
 }
 
@@ -39,7 +48,7 @@ export function argmax(rec: Recorder, x: Tensor): Tensor {
   const ctx = rec.ctx;
   const rows = leadingRows(x);
   const indices = ctx.empty(x.shape.slice(0, -1), 'u32', 'argmax.indices');
-  const uniforms = new UniformBuilder().u32(rows).u32(N).u32(1).build();
+  const uniforms = ARGMAX_PARAMS.pack({ rows, N, k: 1 });
   rec.dispatch(argmaxSource('argmax'), uniforms, [x, indices], splitGrid(ctx, rows));
   return indices;
 }
@@ -67,7 +76,7 @@ export function topk(rec: Recorder, x: Tensor, k: number): TopK {
   const shape = [...x.shape.slice(0, -1), k];
   const indices = ctx.empty(shape, 'u32', 'topk.indices');
   const values = ctx.empty(shape, 'f32', 'topk.values');
-  const uniforms = new UniformBuilder().u32(rows).u32(N).u32(k).build();
+  const uniforms = ARGMAX_PARAMS.pack({ rows, N, k });
   rec.dispatch(argmaxSource('topk'), uniforms, [x, indices, values], splitGrid(ctx, rows));
   return { values, indices };
 }

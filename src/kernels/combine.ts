@@ -1,13 +1,37 @@
-import code from '../../shaders/combine.wgsl?raw';
-import { KernelInputError, type KernelSource, type Recorder, type Tensor, UniformBuilder } from '../gpu';
+import shader from '../../shaders/combine.wgsl?raw';
+import { KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, placeholder, splitGrid } from './common';
 import type { DispatchPlan } from './dispatch';
+import { assembleShader } from './kernel-plan';
 
-/** Threads per combine workgroup; matches `WG` in shaders/combine.wgsl. */
+/** Threads per combine workgroup (WG in the shader). */
 const COMBINE_WG = 256;
+
+/** Flag bits of combine's `flags` uniform (emitted into the WGSL as FLAG_RESIDUAL, FLAG_IN_PLACE). */
+export const COMBINE_FLAGS = { RESIDUAL: 1, IN_PLACE: 2 } as const;
+
+/** combine's uniform struct (emitted into the WGSL as `struct Params`). */
+const COMBINE_PARAMS = paramsSchema([
+  ['N', 'u32', 'tokens'],
+  ['D', 'u32', 'features'],
+  ['k', 'u32', 'choices per token'],
+  [
+    'flags',
+    'u32',
+    'FLAG_RESIDUAL: add `residual`; FLAG_IN_PLACE: add the previous contents of y (residual given as out)',
+  ],
+  ['groups_x', 'u32', 'workgroups along x: element = (wid.y * groups_x + wid.x) * WG + lid'],
+] as const);
 
 /** The pipeline source of combine (no variants: everything is f32). */
 export function combineSource(): KernelSource {
+  const code = assembleShader('combine:f32', () => ({
+    prelude: '',
+    params: COMBINE_PARAMS,
+    flags: COMBINE_FLAGS,
+    consts: { WG: COMBINE_WG },
+    body: shader,
+  }));
   return { name: 'combine', variant: 'f32', code };
 }
 
@@ -62,9 +86,9 @@ export function moeCombine(
   const ctx = rec.ctx;
   const y = opts.out ?? ctx.empty([N, D], 'f32', 'combine.y');
   const inPlace = opts.residual !== undefined && opts.residual === y;
-  const flags = inPlace ? 2 : opts.residual ? 1 : 0;
+  const flags = inPlace ? COMBINE_FLAGS.IN_PLACE : opts.residual ? COMBINE_FLAGS.RESIDUAL : 0;
   const grid = splitGrid(ctx, ceilDiv(N * D, COMBINE_WG));
-  const uniforms = new UniformBuilder().u32(N).u32(D).u32(k).u32(flags).u32(grid[0]).build();
+  const uniforms = COMBINE_PARAMS.pack({ N, D, k, flags, groups_x: grid[0] });
   const residual = opts.residual && !inPlace ? opts.residual : placeholder(ctx, 'f32');
   rec.dispatch(combineSource(), uniforms, [expertOut, plan.slotOf, weights, residual, y], grid);
   return y;

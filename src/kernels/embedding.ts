@@ -1,26 +1,35 @@
-import code from '../../shaders/embedding.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/embedding.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, placeholder, splitGrid } from './common';
+import { assembleShader } from './kernel-plan';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
 /** Invocations per workgroup (one output element each). */
 export const EMBEDDING_WG = 256;
 
+/** Flag bits of embedding's `flags` uniform (emitted into the WGSL as FLAG_POSITIONS). */
+const EMBEDDING_FLAGS = { POSITIONS: 1 } as const;
+
+/** embedding's uniform struct (emitted into the WGSL as `struct Params`). */
+const EMBEDDING_PARAMS = paramsSchema([
+  ['n_tokens', 'u32', 'ids'],
+  ['T', 'u32', 'last dimension of ids: positions run along it'],
+  ['D', 'u32', 'model width'],
+  ['V', 'u32', 'vocabulary rows of the table'],
+  ['scale', 'f32', "the model's sqrt(D)"],
+  ['flags', 'u32', 'FLAG_POSITIONS: add positions'],
+  ['pos_offset', 'u32', 'position of column 0 (decoding step t passes t)'],
+] as const);
+
 /** The pipeline source of embedding for a weight variant of the table. */
 export function embeddingSource(variant: WeightVariant): KernelSource {
-  return {
-    name: 'embedding',
-    variant,
-    code: weightPrelude(variant, ['table']) + code,
-    constants: { WG: EMBEDDING_WG },
-  };
+  const code = assembleShader(`embedding:${variant}`, () => ({
+    prelude: weightPrelude(variant, ['table']),
+    params: EMBEDDING_PARAMS,
+    flags: EMBEDDING_FLAGS,
+    body: shader,
+  }));
+  return { name: 'embedding', variant, code, constants: { WG: EMBEDDING_WG } };
 }
 
 /** Every embedding pipeline a model with `dtype` weights may use on `ctx` (for ahead-of-time compilation). */
@@ -102,15 +111,15 @@ export function embedding(rec: Recorder, ids: Tensor, table: Tensor, opts: Embed
   }
   const ctx = rec.ctx;
   const y = ctx.empty([...ids.shape, D], 'f32', 'embedding.y');
-  const uniforms = new UniformBuilder()
-    .u32(nTokens)
-    .u32(Math.max(T, 1))
-    .u32(D)
-    .u32(V)
-    .f32(scale)
-    .u32(positions ? 1 : 0)
-    .u32(posOffset)
-    .build();
+  const uniforms = EMBEDDING_PARAMS.pack({
+    n_tokens: nTokens,
+    T: Math.max(T, 1),
+    D,
+    V,
+    scale,
+    flags: positions ? EMBEDDING_FLAGS.POSITIONS : 0,
+    pos_offset: posOffset,
+  });
   const freqs = positions ? frequencyTable(ctx, D) : placeholder(ctx, 'f32');
   const src = embeddingSource(weightVariant(ctx, table.dtype));
   rec.dispatch(src, uniforms, [ids, table, freqs, y], splitGrid(ctx, ceilDiv(nTokens * D, EMBEDDING_WG)));

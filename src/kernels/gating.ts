@@ -1,24 +1,33 @@
-import code from '../../shaders/gating.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/gating.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, splitGrid } from './common';
+import { assembleShader } from './kernel-plan';
 import { type WeightVariant, weightPrelude, weightVariant } from './weights';
 
-/** Threads (token rows) per gating workgroup; matches `WG` in shaders/gating.wgsl. */
+/** Threads (token rows) per gating workgroup (WG in the shader). */
 const GATE_WG = 64;
 
 /** Gating entry points: `main` reads per-token router logits, `main_task` a per-task gate table. */
 export type GateEntry = 'main' | 'main_task';
 
+/** gating's uniform struct (emitted into the WGSL as `struct Params`). */
+const GATING_PARAMS = paramsSchema([
+  ['N', 'u32', 'token rows'],
+  ['E', 'u32', 'experts'],
+  ['k', 'u32', 'experts per token, 1 or 2'],
+  ['T', 'u32', 'rows of the task table (main_task); ids >= T are clamped to T - 1'],
+  ['rows_x', 'u32', 'workgroups along x: row = (wid.y * rows_x + wid.x) * WG + lid'],
+] as const);
+
 /** The pipeline source of gating for a logits/table variant and entry point. */
 export function gatingSource(variant: WeightVariant, entry: GateEntry): KernelSource {
-  return { name: 'gating', variant, entryPoint: entry, code: weightPrelude(variant, ['src']) + code };
+  const code = assembleShader(`gating:${variant}`, () => ({
+    prelude: weightPrelude(variant, ['src']),
+    params: GATING_PARAMS,
+    consts: { WG: GATE_WG },
+    body: shader,
+  }));
+  return { name: 'gating', variant, entryPoint: entry, code };
 }
 
 /**
@@ -63,7 +72,7 @@ function record(
   const indices = ctx.empty([N, k], 'u32', `${label}.indices`);
   const weights = ctx.empty([N, k], 'f32', `${label}.weights`);
   const grid = splitGrid(ctx, ceilDiv(N, GATE_WG));
-  const uniforms = new UniformBuilder().u32(N).u32(E).u32(k).u32(T).u32(grid[0]).build();
+  const uniforms = GATING_PARAMS.pack({ N, E, k, T, rows_x: grid[0] });
   const [first, ...rest] = inputs as [Tensor, ...Tensor[]];
   rec.dispatch(src, uniforms, [first, indices, weights, ...rest], grid);
   return { indices, weights };

@@ -1,20 +1,37 @@
-import code from '../../shaders/kv_cache.wgsl?raw';
-import {
-  type GpuContext,
-  KernelInputError,
-  type KernelSource,
-  type Recorder,
-  type Tensor,
-  UniformBuilder,
-} from '../gpu';
+import shader from '../../shaders/kv_cache.wgsl?raw';
+import { type GpuContext, KernelInputError, type KernelSource, paramsSchema, type Recorder, type Tensor } from '../gpu';
 import { ceilDiv, expectDType, expectLive, expectRank, placeholder } from './common';
+import { assembleShader } from './kernel-plan';
 
+/** Threads per workgroup (WG in the shader). */
 const WG = 256;
 /** Most workgroups along x: the shader's grid-stride loop covers longer rows. */
 const MAX_GRID_X = 4096;
 
+/** Flag bits of kv_cache's `flags` uniform (emitted into the WGSL as FLAG_INDEX). */
+const KV_CACHE_FLAGS = { INDEX: 1 } as const;
+
+/** kv_cache's uniform struct (emitted into the WGSL as `struct Params`). */
+const KV_CACHE_PARAMS = paramsSchema([
+  ['rows', 'u32', 'destination rows'],
+  ['width', 'u32', 'words copied per row'],
+  ['src_rows', 'u32', 'rows of src: a larger source index reads zeros'],
+  ['src_stride', 'u32', 'words between source rows'],
+  ['src_offset', 'u32', 'first word copied of each source row'],
+  ['dst_stride', 'u32', 'words between destination rows'],
+  ['dst_offset', 'u32', 'first word written of each destination row'],
+  ['flags', 'u32', 'FLAG_INDEX: index given'],
+] as const);
+
 /** The pipeline source of kv_cache (a raw 32-bit word copy: one variant serves every dtype). */
 export function kvCacheSource(): KernelSource {
+  const code = assembleShader('kv_cache:u32', () => ({
+    prelude: '',
+    params: KV_CACHE_PARAMS,
+    flags: KV_CACHE_FLAGS,
+    consts: { WG },
+    body: shader,
+  }));
   return { name: 'kv_cache', variant: 'u32', code };
 }
 
@@ -40,16 +57,16 @@ export interface RowCopy {
  * row index[i] (or row i without an index; a row >= srcRows gives zeros). Inputs already validated by the caller.
  */
 export function rowCopy(rec: Recorder, src: Tensor, index: Tensor | null, dst: Tensor, c: RowCopy): void {
-  const uniforms = new UniformBuilder()
-    .u32(c.rows)
-    .u32(c.width)
-    .u32(c.srcRows)
-    .u32(c.srcStride)
-    .u32(c.srcOffset)
-    .u32(c.dstStride)
-    .u32(c.dstOffset)
-    .u32(index ? 1 : 0)
-    .build();
+  const uniforms = KV_CACHE_PARAMS.pack({
+    rows: c.rows,
+    width: c.width,
+    src_rows: c.srcRows,
+    src_stride: c.srcStride,
+    src_offset: c.srcOffset,
+    dst_stride: c.dstStride,
+    dst_offset: c.dstOffset,
+    flags: index ? KV_CACHE_FLAGS.INDEX : 0,
+  });
   const gx = Math.min(ceilDiv(c.width, WG), MAX_GRID_X);
   rec.dispatch(kvCacheSource(), uniforms, [src, index ?? placeholder(rec.ctx, 'u32'), dst], [gx, c.rows]);
 }
