@@ -8,7 +8,6 @@ import type {
   Activation,
   CreateTranslatorOptions,
   LanguageProgress,
-  LoadOptions,
   PartialTranslation,
   Progress,
   Stats,
@@ -30,18 +29,13 @@ export interface WireTranslateOptions {
   maxSteps?: number;
 }
 
-/** {@link LoadOptions} of a load or prefetch from the proxy: its call's signal and its comlink callbacks. */
-function loadOptions(
-  signal: AbortSignal | undefined,
+/** Arguments of `load` and `prefetch` as they cross the port: the language, the call's id for `abort`, callbacks. */
+type LoadCall = [
+  lang: string,
+  callId: number | null,
   onProgress?: Callback<Progress>,
   onLanguageProgress?: Callback<LanguageProgress>,
-): LoadOptions {
-  return {
-    ...(signal ? { signal } : {}),
-    ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
-    ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
-  };
-}
+];
 
 /**
  * Options of a worker's engine, set in the worker by {@link exposeTranslatorHost}: the same cache, fetch and engine
@@ -112,25 +106,25 @@ export class TranslatorHost {
     return this.wrap(() => this.translator.loaded());
   }
 
-  load(
-    lang: string,
-    callId: number | null,
-    onProgress?: Callback<Progress>,
-    onLanguageProgress?: Callback<LanguageProgress>,
-  ): Promise<WireResult<void>> {
-    return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
-      this.translator.load(lang, loadOptions(signal, onProgress, onLanguageProgress)),
-    );
+  load(...args: LoadCall): Promise<WireResult<void>> {
+    return this.loading('load', ...args);
   }
 
-  prefetch(
-    lang: string,
-    callId: number | null,
-    onProgress?: Callback<Progress>,
-    onLanguageProgress?: Callback<LanguageProgress>,
+  prefetch(...args: LoadCall): Promise<WireResult<void>> {
+    return this.loading('prefetch', ...args);
+  }
+
+  /** A load or prefetch from the proxy: cancellable through `callId`, progress through the comlink callbacks. */
+  private loading(
+    method: 'load' | 'prefetch',
+    ...[lang, callId, onProgress, onLanguageProgress]: LoadCall
   ): Promise<WireResult<void>> {
     return this.call(callId, [onProgress, onLanguageProgress], (signal) =>
-      this.translator.prefetch(lang, loadOptions(signal, onProgress, onLanguageProgress)),
+      this.translator[method](lang, {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p: Progress) => void onProgress(p) } : {}),
+        ...(onLanguageProgress ? { onLanguageProgress: (p: LanguageProgress) => void onLanguageProgress(p) } : {}),
+      }),
     );
   }
 

@@ -109,21 +109,18 @@ export class WorkerTranslator implements Translator {
   }
 
   load(lang: string, opts: LoadOptions = {}): Promise<void> {
-    const [cb, lcb] = [opts.onProgress, opts.onLanguageProgress];
-    return this.withSignal(opts.signal, (id) =>
-      this.remote.load(
-        lang,
-        id,
-        cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined,
-        lcb ? Comlink.proxy((p: LanguageProgress) => lcb(p)) : undefined,
-      ),
-    );
+    return this.loading('load', lang, opts);
   }
 
   prefetch(lang: string, opts: LoadOptions = {}): Promise<void> {
+    return this.loading('prefetch', lang, opts);
+  }
+
+  /** A load or prefetch in the worker, with the signal and progress callbacks passed across. */
+  private loading(method: 'load' | 'prefetch', lang: string, opts: LoadOptions): Promise<void> {
     const [cb, lcb] = [opts.onProgress, opts.onLanguageProgress];
     return this.withSignal(opts.signal, (id) =>
-      this.remote.prefetch(
+      this.remote[method](
         lang,
         id,
         cb ? Comlink.proxy((p: Progress) => cb(p)) : undefined,
