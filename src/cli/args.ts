@@ -58,3 +58,15 @@ export function positiveInt(
   }
   return n;
 }
+
+/** An optional comma-separated list option (`--tasks de,fr`); undefined when absent, a usage error when empty. */
+export function commaList(opts: Options, name: string, example: string): string[] | undefined {
+  const v = opts[name];
+  if (typeof v !== 'string') return undefined;
+  const items = v
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  if (items.length === 0) throw new UsageError(`--${name} needs at least one ${example}.`);
+  return items;
+}

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { checkShardIndex, shardIndex, taskShardIndex } from '../runtime/load-model';
 import { exportOnnx, shardReader } from '../runtime/onnx-export';
 import { parseSafetensors, type SafetensorsFile } from '../runtime/safetensors';
-import { parseOptions, required, UsageError } from './args';
+import { commaList, parseOptions, required } from './args';
 import type { Io } from './io';
 import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
@@ -42,14 +42,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
   }
   const model = required('export-onnx', opts, 'model', '<model> (a model folder, its manifest.json or URL)');
   const out = required('export-onnx', opts, 'out', '<dir> (where to write the graphs)');
-  const tasks =
-    typeof opts.tasks === 'string'
-      ? opts.tasks
-          .split(',')
-          .map((t) => t.trim())
-          .filter(Boolean)
-      : undefined;
-  if (tasks && tasks.length === 0) throw new UsageError('--tasks needs at least one language, e.g. --tasks de,fr.');
+  const tasks = commaList(opts, 'tasks', 'language, e.g. --tasks de,fr');
   const files = modelFolder(model);
   if (!/^https?:/i.test(model)) checkOutputFolder('export-onnx', out, files.location);
   const cfg = await checkModel(files, tasks ?? []);

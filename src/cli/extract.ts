@@ -1,6 +1,6 @@
 // taskmoe extract: cuts the dense per-language sub-networks out of a task-routed model into a new model folder.
 import { extractModel } from '../runtime/extract-node';
-import { parseOptions, required, UsageError } from './args';
+import { commaList, parseOptions, required } from './args';
 import type { Io } from './io';
 import { checkOutputFolder } from './output-paths';
 import { checkModel, modelFolder } from './session';
@@ -30,14 +30,7 @@ export async function extractCommand(argv: readonly string[], io: Io): Promise<n
   }
   const model = required('extract', opts, 'model', '<model> (the source model folder, its manifest.json or URL)');
   const out = required('extract', opts, 'out', '<dir> (where to write the extracted model)');
-  const tasks =
-    typeof opts.tasks === 'string'
-      ? opts.tasks
-          .split(',')
-          .map((t) => t.trim())
-          .filter((t) => t !== '')
-      : undefined;
-  if (tasks && tasks.length === 0) throw new UsageError('--tasks needs at least one language, e.g. --tasks de,fr.');
+  const tasks = commaList(opts, 'tasks', 'language, e.g. --tasks de,fr');
   const files = modelFolder(model);
   if (!/^https?:/i.test(model)) checkOutputFolder('extract', out, files.location);
   await checkModel(files, tasks ?? []);
