@@ -66,7 +66,7 @@ async function main(): Promise<void> {
         model,
         Number(arg('batch', '1')),
         Number(arg('steps', '8')),
-        ['/src/gpu/index.ts', '/src/engine/local-translator.ts', '/src/runtime/model-files.ts'],
+        ['/src/gpu/index.ts', '/src/engine/local-model.ts', '/src/runtime/model-files.ts'],
       ] as const,
     );
     console.log(`model ${model}, batch ${arg('batch', '1')}, adapter: ${out[0]?.adapter}`);

@@ -1,4 +1,4 @@
-// Text to source pieces and length-sorted batches, shared by the WebGPU engine (local-translator.ts) and the WASM
+// Text to source pieces and length-sorted batches, shared by the WebGPU engine (local-model.ts) and the WASM
 // engine (ort-model.ts, wasm-translator.ts) so that both split, batch and join texts the same way.
 import type { ModelConfig } from '../model/config';
 import { checkBatchSize } from './options';
