@@ -1,3 +1,11 @@
+export {
+  DeviceLostError,
+  FeatureMissingError,
+  KernelInputError,
+  LimitExceededError,
+  TaskmoeError,
+  WebGPUUnavailableError,
+} from '../errors';
 export { BufferPool, type PoolStats, sizeClass } from './buffer-pool';
 export {
   type AdapterDescription,
@@ -9,14 +17,6 @@ export {
   OPTIONAL_FEATURES,
   type OptionalFeature,
 } from './device';
-export {
-  DeviceLostError,
-  FeatureMissingError,
-  KernelInputError,
-  LimitExceededError,
-  TaskmoeError,
-  WebGPUUnavailableError,
-} from '../errors';
 export { type KernelSource, PipelineCache, pipelineKey } from './pipeline-cache';
 export { type ProfileRow, Profiler } from './profiler';
 export { type Grid, Recorder } from './recorder';
