@@ -17,7 +17,9 @@ fi
 stamp="$venv/.requirements.sha256"
 want="$(cat "$here/requirements.txt" "$reqs" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check --find-links "$here/.cache/wheels" -r "$reqs"
+  links=()
+  [ -d "$here/.cache/wheels" ] && links=(--find-links "$here/.cache/wheels")
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${links[@]}" -r "$reqs"
   echo "$want" > "$stamp"
 fi
 "$venv/bin/python" -c 'import torch, sentencepiece, sacrebleu, safetensors; print("torch", torch.__version__, "sacrebleu", sacrebleu.__version__, "safetensors", safetensors.__version__)'
