@@ -54,7 +54,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
       `"${refPath}" has ${ref.length} lines but "${srcPath}" has ${src.length}; give one reference per source line.`,
     );
   }
-  const tr = await openLocalModel(o.model, o.to);
+  const { model: tr, to } = await openLocalModel(o.model, o.to);
   let hyps: string[];
   let seconds: number;
   try {
@@ -63,7 +63,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
     // In calls of at most TRANSLATE_LIMITS.textsPerCall lines, the library's stated limit.
     for (let i = 0; i < src.length; i += TRANSLATE_LIMITS.textsPerCall) {
       const part = await tr.translate(src.slice(i, i + TRANSLATE_LIMITS.textsPerCall), {
-        to: o.to,
+        to,
         beam: o.beam,
         batchSize: o.batch,
         signal: io.signal,
@@ -79,7 +79,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
     const { writeFile } = await import('node:fs/promises');
     await writeFile(opts.out, hyps.map((h) => `${h.replace(/[\r\n]+/g, ' ')}\n`).join(''));
   }
-  const tokenize = bleuTokenizerFor(o.to);
+  const tokenize = bleuTokenizerFor(to);
   const chrf = corpusChrf(hyps, ref);
   const bleu = corpusBleu(hyps, ref, { tokenize });
   const perSecond = seconds > 0 ? src.length / seconds : 0;
@@ -87,7 +87,7 @@ export async function evalCommand(argv: readonly string[], io: Io): Promise<numb
   if (opts.json) {
     const result = {
       model: o.model,
-      to: o.to,
+      to,
       beam: o.beam,
       sentences: src.length,
       seconds,

@@ -45,7 +45,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
   const tasks = commaList(opts, 'tasks', 'language, e.g. --tasks de,fr');
   const files = modelFolder(model);
   if (!/^https?:/i.test(model)) checkOutputFolder('export-onnx', out, files.location);
-  const cfg = await checkModel(files, tasks ?? []);
+  const { cfg, languages } = await checkModel(files, tasks ?? []);
   const trunk = [];
   // Every shard is checked against config.json's index (itself checked against the config's values), so graphs are
   // never written from a config that does not match its weights.
@@ -54,7 +54,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: Io): Promis
     checkShardIndex(file, s, shardIndex(cfg, s));
     trunk.push(file);
   }
-  for (const lang of tasks ?? cfg.languages) {
+  for (const lang of tasks ? languages : cfg.languages) {
     const shard = cfg.taskShards?.[lang];
     const own = shard ? [parseSafetensors(await files.read(shard), { name: shard })] : [];
     if (shard) checkShardIndex(own[0] as SafetensorsFile, shard, taskShardIndex(cfg));

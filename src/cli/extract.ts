@@ -33,8 +33,8 @@ export async function extractCommand(argv: readonly string[], io: Io): Promise<n
   const tasks = commaList(opts, 'tasks', 'language, e.g. --tasks de,fr');
   const files = modelFolder(model);
   if (!/^https?:/i.test(model)) checkOutputFolder('extract', out, files.location);
-  await checkModel(files, tasks ?? []);
-  const res = await extractModel(files, out, tasks ? { tasks } : {});
+  const { languages } = await checkModel(files, tasks ?? []);
+  const res = await extractModel(files, out, tasks ? { tasks: languages } : {});
   const trunk = res.manifest.trunk;
   const perTask = Object.entries(res.manifest.tasks);
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;

@@ -3,6 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { resolveLanguage } from '../engine/languages';
 import { LocalModel } from '../engine/local-model';
 import { IntegrityError, ManifestError, ModelNotFoundError, UnknownLanguageError } from '../errors';
 import { createGpuContext, type GpuContext, TaskmoeError } from '../gpu';
@@ -145,25 +146,39 @@ function nameFile(e: unknown, files: TrackedFiles): never {
   throw e;
 }
 
-/** Reads config.json and checks that the model translates into each of `to`, before the GPU is touched. */
-export async function checkModel(files: TrackedFiles, to: readonly string[]): Promise<ModelConfig> {
+/**
+ * Reads config.json and checks that the model translates into each of `to`, before the GPU is touched. Tags are BCP 47,
+ * matched like the library does (`DE`, `pt-BR`, `zh-Hans`: {@link resolveLanguage}); `languages` are the model's own
+ * tags for them, in order.
+ */
+export async function checkModel(
+  files: TrackedFiles,
+  to: readonly string[],
+): Promise<{ cfg: ModelConfig; languages: string[] }> {
   let cfg: ModelConfig;
   try {
     cfg = await readConfig(files);
   } catch (e) {
     nameFile(e, files);
   }
-  for (const lang of to) if (!cfg.languages.includes(lang)) throw new UnknownLanguageError(lang, cfg.languages);
-  return cfg;
+  const languages = to.map((tag) => {
+    const lang = resolveLanguage(tag, cfg.languages);
+    if (lang === undefined) throw new UnknownLanguageError(tag, cfg.languages);
+    return lang;
+  });
+  return { cfg, languages };
 }
 
-/** Loads the model `dir` names (see {@link modelFolder}) for translation into `to` (checked first) on the process's GPU context. */
-export async function openLocalModel(dir: string, to: string): Promise<LocalModel> {
+/**
+ * Loads the model `dir` names (see {@link modelFolder}) for translation into `to` (checked first, a BCP 47 tag) on the
+ * process's GPU context; `to` is returned as the model names the language.
+ */
+export async function openLocalModel(dir: string, to: string): Promise<{ model: LocalModel; to: string }> {
   const files = modelFolder(dir);
-  await checkModel(files, [to]);
+  const { languages } = await checkModel(files, [to]);
   const ctx = await gpu();
   try {
-    return await LocalModel.create(ctx, files);
+    return { model: await LocalModel.create(ctx, files), to: languages[0] as string };
   } catch (e) {
     nameFile(e, files);
   }

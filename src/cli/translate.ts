@@ -76,12 +76,12 @@ export async function translateCommand(argv: readonly string[], io: Io): Promise
     return 0;
   }
   const o = decodeOptions('translate', opts);
-  const tr = await openLocalModel(o.model, o.to);
+  const { model: tr, to } = await openLocalModel(o.model, o.to);
   try {
     if (io.stdinIsTTY) io.err('taskmoe: reading lines to translate; end with Ctrl-D\n');
     const lines = splitLines(await readStdin(io.stdin));
     const translateOpts: DecodeOptions = {
-      to: o.to,
+      to,
       beam: o.beam,
       batchSize: o.batch,
       signal: io.signal,

@@ -174,6 +174,17 @@ describe('taskmoe command (built CLI, Dawn)', () => {
     });
   }
 
+  it("--to takes BCP 47 tags like the library (DE, de-AT are the model's de), the same output", async () => {
+    const texts = ['Open the file.', 'The dialog box closes when you click OK.'];
+    const want = (await reference(MODEL, texts, 'de', 1, 2)).map(oneLine);
+    for (const tag of ['DE', 'de-AT']) {
+      const r = cli(['translate', '--model', MODEL, '--to', tag, '--batch', '2'], `${texts.join('\n')}\n`);
+      expect(r.errLines).toEqual([]);
+      expect(r.status).toBe(0);
+      expect(r.stdout.slice(0, -1).split('\n')).toEqual(want);
+    }
+  });
+
   it('translate of empty input writes nothing', () => {
     const r = cli(['translate', '--model', MODEL, '--to', 'de'], '');
     expect(r.status).toBe(0);
