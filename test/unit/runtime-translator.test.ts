@@ -17,39 +17,15 @@ import { extractModel, writeManifest } from '../../src/runtime/extract-node';
 import { type Manifest, parseManifest } from '../../src/runtime/manifest';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { memoryCache } from '../../src/runtime/shard-loader';
+import { fileServer } from '../setup/file-server';
 import { testContext } from '../setup/gpu';
 
 const BASE = 'http://models.test/task/';
 const SRC = readFileSync('training/fixtures/de/dev.src', 'utf8').split('\n').filter(Boolean).slice(0, 6);
 
-/** A fetch serving the files of `dir` below BASE, streamed in 4 KiB chunks; `requests` lists the file names. */
+/** The files of `dir` below BASE, streamed in 4 KiB chunks; `requests` lists the file names. */
 function server(dir: string): { fetch: typeof fetch; requests: string[] } {
-  const requests: string[] = [];
-  return {
-    requests,
-    fetch: async (input, init) => {
-      const name = String(input).slice(BASE.length);
-      requests.push(name);
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(readFileSync(join(dir, name)));
-      } catch {
-        return new Response('not found', { status: 404 });
-      }
-      const signal = init?.signal ?? undefined;
-      let off = 0;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(ctl) {
-          await new Promise((r) => setTimeout(r, 0));
-          if (signal?.aborted) return ctl.error(new DOMException('aborted', 'AbortError'));
-          if (off >= bytes.byteLength) return ctl.close();
-          ctl.enqueue(bytes.slice(off, off + 4096));
-          off += 4096;
-        },
-      });
-      return new Response(body, { headers: { 'content-length': String(bytes.byteLength) } });
-    },
-  };
+  return fileServer(BASE, dir, 4096);
 }
 
 for (const variant of ['task_task', 'token_task'] as const) {

@@ -25,6 +25,7 @@ import { extractModel } from '../../src/runtime/extract-node';
 import { filesForTask, type Manifest, parseManifest } from '../../src/runtime/manifest';
 import { nodeFiles } from '../../src/runtime/node-files';
 import { memoryCache } from '../../src/runtime/shard-loader';
+import { fileServer } from '../setup/file-server';
 import { testContext } from '../setup/gpu';
 
 ort.env.wasm.numThreads = 1;
@@ -32,34 +33,9 @@ ort.env.wasm.numThreads = 1;
 const BASE = 'http://models.test/m/';
 const SRC = readFileSync('training/fixtures/de/dev.src', 'utf8').split('\n').filter(Boolean).slice(0, 4);
 
-/** A fetch serving the files of `dir` below BASE, streamed in 64 KiB chunks; `requests` lists the file names. */
+/** The files of `dir` below BASE, streamed in 64 KiB chunks; `requests` lists the file names. */
 function server(dir: string): { fetch: typeof fetch; requests: string[] } {
-  const requests: string[] = [];
-  return {
-    requests,
-    fetch: async (input, init) => {
-      const name = String(input).slice(BASE.length);
-      requests.push(name);
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(readFileSync(join(dir, name)));
-      } catch {
-        return new Response('not found', { status: 404 });
-      }
-      const signal = init?.signal ?? undefined;
-      let off = 0;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(ctl) {
-          await new Promise((r) => setTimeout(r, 0));
-          if (signal?.aborted) return ctl.error(new DOMException('aborted', 'AbortError'));
-          if (off >= bytes.byteLength) return ctl.close();
-          ctl.enqueue(bytes.slice(off, off + 65536));
-          off += 65536;
-        },
-      });
-      return new Response(body, { headers: { 'content-length': String(bytes.byteLength) } });
-    },
-  };
+  return fileServer(BASE, dir, 65536);
 }
 
 /** An extracted copy of `model` with its manifest (the folder itself when it already is one). */
